@@ -1,0 +1,308 @@
+/* The AWS protocol front: routing, SigV4, JSON 1.1 dispatch, AWS error shapes, durable answers. */
+#include "api/api.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/creds.h"
+#include "api/sigv4.h"
+#include "common/ids.h"
+#include "common/jv.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "store/store.h"
+
+#define API_MAX_SERVICES  16
+#define JSON_CONTENT_TYPE "application/x-amz-json-1.1"
+
+struct api_service {
+	char *prefix;
+	char *signing_name;
+	const struct api_op *ops;
+	size_t nops;
+	json_t *index; /* op name -> position in ops */
+	void *arg;
+};
+
+struct api {
+	struct creds *creds;
+	struct store *store;
+	time_t (*now)(void);
+	struct api_service services[API_MAX_SERVICES];
+	size_t nservices;
+};
+
+struct pending_answer {
+	struct api_request req; /* only respond and ctx are used once the call has run */
+	char request_id[37];
+	char *body;
+	size_t len;
+};
+
+static time_t wall_now(void)
+{
+	return time(NULL);
+}
+
+struct api *api_new(struct creds *creds, struct store *store, time_t (*now)(void))
+{
+	struct api *api = xcalloc(1, sizeof(*api));
+	api->creds = creds;
+	api->store = store;
+	api->now = now ? now : wall_now;
+	return api;
+}
+
+void api_free(struct api *api)
+{
+	if (!api)
+		return;
+	for (size_t i = 0; i < api->nservices; i++) {
+		free(api->services[i].prefix);
+		free(api->services[i].signing_name);
+		json_decref(api->services[i].index);
+	}
+	free(api);
+}
+
+void api_add_service(struct api *api, const char *target_prefix, const char *signing_name,
+		     const struct api_op *ops, size_t nops, void *arg)
+{
+	if (api->nservices == API_MAX_SERVICES) {
+		log_error("api: too many services (raise API_MAX_SERVICES)");
+		abort();
+	}
+	struct api_service *s = &api->services[api->nservices++];
+	s->prefix = xstrdup(target_prefix);
+	s->signing_name = xstrdup(signing_name);
+	s->ops = ops;
+	s->nops = nops;
+	s->arg = arg;
+	s->index = json_object();
+	for (size_t i = 0; i < nops; i++)
+		json_object_set_new(s->index, ops[i].name, json_integer((json_int_t)i));
+}
+
+const char *api_error_type(enum err_kind kind, unsigned *status)
+{
+	static const struct {
+		const char *type;
+		unsigned status;
+	} map[ERR_KIND_COUNT] = {
+		[ERR_INTERNAL] = {"ServerException", 500},
+		[ERR_SYS] = {"ServerException", 500},
+		[ERR_INVALID_PARAM] = {"InvalidParameterException", 400},
+		[ERR_CLIENT] = {"ClientException", 400},
+		[ERR_SERIALIZATION] = {"SerializationException", 400},
+		[ERR_UNKNOWN_OP] = {"UnknownOperationException", 400},
+		[ERR_MISSING_AUTH] = {"MissingAuthenticationTokenException", 403},
+		[ERR_UNKNOWN_KEY] = {"UnrecognizedClientException", 403},
+		[ERR_BAD_SIGNATURE] = {"InvalidSignatureException", 403},
+		[ERR_TOO_LARGE] = {"RequestEntityTooLargeException", 413},
+		[ERR_NOT_FOUND] = {"ResourceNotFoundException", 400},
+		[ERR_CLUSTER_NOT_FOUND] = {"ClusterNotFoundException", 400},
+		[ERR_CLUSTER_HAS_INSTANCES] = {"ClusterContainsContainerInstancesException", 400},
+		[ERR_CLUSTER_HAS_SERVICES] = {"ClusterContainsServicesException", 400},
+		[ERR_CLUSTER_HAS_TASKS] = {"ClusterContainsTasksException", 400},
+		[ERR_LIMIT_EXCEEDED] = {"LimitExceededException", 400},
+		[ERR_ACCESS_DENIED] = {"AccessDeniedException", 400},
+	};
+	if ((unsigned)kind >= ERR_KIND_COUNT || !map[kind].type)
+		kind = ERR_INTERNAL;
+	*status = map[kind].status;
+	return map[kind].type;
+}
+
+/* A successful answer waiting for the store to make the call's writes durable. */
+static void answer_durable(void *arg)
+{
+	struct pending_answer *pa = arg;
+	pa->req.respond(pa->req.ctx, 200, JSON_CONTENT_TYPE, pa->request_id, NULL, pa->body, pa->len);
+	free(pa);
+}
+
+/* Answers with an AWS JSON error body built from e, and frees e. */
+static void send_error(const struct api_request *req, const char *request_id, const char *operation,
+		       struct err *e)
+{
+	unsigned status;
+	const char *type = api_error_type(e->kind, &status);
+	if (status >= 500)
+		log_error("%s: %s", operation ? operation : "request", e->msg);
+	else
+		log_debug("%s: %s: %s", operation ? operation : "request", type, e->msg);
+	json_t *j = json_pack("{s:s, s:o}", "__type", type, "message", jv_str_lossy(e->msg));
+	char *body = jv_dump(j);
+	json_decref(j);
+	err_free(e);
+	req->respond(req->ctx, status, JSON_CONTENT_TYPE, request_id, type, body, strlen(body));
+}
+
+static int verify(struct api *api, const struct api_request *req, struct sigv4_identity *id, struct err **err)
+{
+	/* hsrv_header and sigv4_header have the same shape; copy rather than cast to keep the
+	 * modules independent. */
+	size_t nh = req->nheaders;
+	struct sigv4_header *sh = xcalloc(nh ? nh : 1, sizeof(*sh));
+	for (size_t i = 0; i < nh; i++) {
+		sh[i].name = req->headers[i].name;
+		sh[i].value = req->headers[i].value;
+	}
+	struct sigv4_request sr = {
+		.method = req->method,
+		.path = req->path,
+		.query = req->query,
+		.headers = sh,
+		.nheaders = nh,
+		.body = req->body,
+		.body_len = req->body_len,
+	};
+	int rc = sigv4_verify(&sr, api->now(), api->creds, id, err);
+	free(sh);
+	return rc;
+}
+
+static const struct api_service *find_service(struct api *api, const char *target, const char **opname)
+{
+	const char *dot = strrchr(target, '.');
+	if (!dot)
+		return NULL;
+	size_t plen = (size_t)(dot - target);
+	for (size_t i = 0; i < api->nservices; i++) {
+		const struct api_service *s = &api->services[i];
+		if (strlen(s->prefix) == plen && memcmp(s->prefix, target, plen) == 0) {
+			*opname = dot + 1;
+			return s;
+		}
+	}
+	return NULL;
+}
+
+static const char *header(const struct api_request *req, const char *name)
+{
+	for (size_t i = 0; i < req->nheaders; i++)
+		if (strcasecmp(req->headers[i].name, name) == 0)
+			return req->headers[i].value;
+	return NULL;
+}
+
+static void serve_json(struct api *api, const struct api_request *req, const char *target,
+		       const char *request_id)
+{
+	struct err *e = NULL;
+	json_t *in = NULL, *out = NULL;
+	const char *opname = NULL;
+	struct sigv4_identity id;
+	char principal[64];
+
+	if (verify(api, req, &id, &e) < 0)
+		goto fail;
+	const struct api_service *svc = find_service(api, target, &opname);
+	json_t *idx = svc ? json_object_get(svc->index, opname) : NULL;
+	if (!idx) {
+		err_set(&e, ERR_UNKNOWN_OP, "Operation %s is not supported by this server", target);
+		goto fail;
+	}
+	if (strcmp(id.service, svc->signing_name) != 0) {
+		err_set(&e, ERR_BAD_SIGNATURE, "Credential should be scoped to correct service: '%s'.",
+			svc->signing_name);
+		goto fail;
+	}
+	if (req->body_len == 0)
+		in = json_object();
+	else if (!(in = jv_parse(req->body, req->body_len, &e)))
+		goto fail;
+	if (!json_is_object(in)) {
+		err_set(&e, ERR_SERIALIZATION, "the request body must be a JSON object");
+		goto fail;
+	}
+	snprintf(principal, sizeof(principal), "arn:aws:iam::%s:root", id.account);
+	struct api_call call = {
+		.api = api,
+		.account = id.account,
+		.region = id.region,
+		.principal = principal,
+		.operation = opname,
+		.service_arg = svc->arg,
+	};
+	memcpy(call.request_id, request_id, sizeof(call.request_id));
+	const struct api_op *op = &svc->ops[json_integer_value(idx)];
+	if (op->fn(&call, in, &out, &e) < 0)
+		goto fail;
+	json_decref(in);
+
+	struct pending_answer *pa = xcalloc(1, sizeof(*pa));
+	pa->req = *req;
+	memcpy(pa->request_id, request_id, sizeof(pa->request_id));
+	pa->body = jv_dump(out);
+	pa->len = strlen(pa->body);
+	json_decref(out);
+	/* Answer only when every write queued so far is on disk: this call's own writes, and any
+	 * earlier write whose effects this call may have read. */
+	store_when_durable(api->store, store_last_seq(api->store), answer_durable, pa);
+	return;
+fail:
+	json_decref(in);
+	json_decref(out);
+	send_error(req, request_id, opname, e);
+}
+
+void api_serve(struct api *api, const struct api_request *req)
+{
+	char request_id[37];
+	ids_uuid(request_id);
+	struct err *e = NULL;
+
+	if (req->too_large) {
+		err_set(&e, ERR_TOO_LARGE, "Request body exceeds the limit of %u bytes", API_BODY_MAX);
+		send_error(req, request_id, NULL, e);
+		return;
+	}
+	const char *target = header(req, "X-Amz-Target");
+	bool post_root = strcmp(req->method, "POST") == 0 && strcmp(req->path, "/") == 0;
+	if (post_root && target) {
+		serve_json(api, req, target, request_id);
+		return;
+	}
+	if (post_root)
+		err_set(&e, ERR_UNKNOWN_OP,
+			"Missing X-Amz-Target header: cannot tell which operation to run");
+	else
+		err_set(&e, ERR_UNKNOWN_OP, "No operation at %s %s", req->method, req->path);
+	send_error(req, request_id, NULL, e);
+}
+
+static void respond_http(void *ctx, unsigned status, const char *content_type, const char *request_id,
+			 const char *error_type, char *body, size_t len)
+{
+	struct hreq *req = ctx;
+	hreq_add_header(req, "x-amzn-RequestId", request_id);
+	if (error_type)
+		hreq_add_header(req, "x-amzn-ErrorType", error_type);
+	hreq_respond(req, status, content_type, body, len);
+}
+
+void api_handle(void *arg, struct hreq *req)
+{
+	if (strcmp(hreq_path(req), "/healthz") == 0 && strcmp(hreq_method(req), "GET") == 0) {
+		hreq_respond(req, 200, "text/plain", xstrdup("ok\n"), 3);
+		return;
+	}
+	size_t nh;
+	const struct hsrv_header *hh = hreq_headers(req, &nh);
+	const struct buf *body = hreq_body(req);
+	struct api_request ar = {
+		.method = hreq_method(req),
+		.path = hreq_path(req),
+		.query = hreq_query(req),
+		.headers = hh,
+		.nheaders = nh,
+		.body = body->p,
+		.body_len = body->len,
+		.too_large = hreq_too_large(req),
+		.respond = respond_http,
+		.ctx = req,
+	};
+	api_serve(arg, &ar);
+}

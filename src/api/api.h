@@ -1,0 +1,81 @@
+/* The AWS protocol front: one HTTP handler for every AWS API gantry serves. It verifies SigV4 on
+ * every request, dispatches JSON 1.1 calls by X-Amz-Target through a table that each service adds
+ * to (ECS now; ECR, Logs, ... later), serializes results and errors in AWS's shapes, and answers
+ * only once everything the call wrote is durable in the store. */
+#ifndef GANTRY_API_H
+#define GANTRY_API_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "common/err.h"
+#include "common/hsrv.h"
+
+/* The largest JSON request body accepted; larger ones are refused with 413 unread. */
+#define API_BODY_MAX (1024u * 1024u)
+
+struct api;
+struct creds;
+struct store;
+
+/* One call of one operation, as its handler sees it. */
+struct api_call {
+	struct api *api;
+	const char *account;   /* the caller's account, from the access key */
+	const char *region;    /* from the credential scope */
+	const char *principal; /* the caller's IAM principal ARN */
+	const char *operation;
+	char request_id[37];
+	void *service_arg; /* the arg given to api_add_service */
+};
+
+/* An operation handler. `in` is the request object (borrowed). On success it returns 0 and sets
+ * *out to a new reference (the response object); on failure it returns -1 and fills *err. Any
+ * state it changed must have been queued to the store before it returns. */
+typedef int (*api_op_fn)(struct api_call *call, json_t *in, json_t **out, struct err **err);
+
+struct api_op {
+	const char *name; /* e.g. "CreateCluster" */
+	api_op_fn fn;
+};
+
+/* Creates the front. creds and store are borrowed and must outlive it. `now` (may be NULL) is
+ * the clock SigV4's skew check uses; tests pass a fixed one. */
+struct api *api_new(struct creds *creds, struct store *store, time_t (*now)(void));
+void api_free(struct api *api);
+
+/* Adds a JSON 1.1 service: calls whose X-Amz-Target is "<target_prefix>.<op>" and whose SigV4 scope
+ * names signing_name are dispatched to ops[] (borrowed; must outlive the front). */
+void api_add_service(struct api *api, const char *target_prefix, const char *signing_name,
+		     const struct api_op *ops, size_t nops, void *arg);
+
+/* A request as the front sees it, independent of the HTTP server (so that the fuzz target and
+ * unit tests can drive the whole request path without sockets). Strings are borrowed until
+ * respond() is called. */
+struct api_request {
+	const char *method;
+	const char *path;  /* raw, still percent-encoded */
+	const char *query; /* raw, "" when none */
+	const struct hsrv_header *headers;
+	size_t nheaders;
+	const char *body;
+	size_t body_len;
+	bool too_large; /* the body exceeded API_BODY_MAX and was not read */
+	/* Called exactly once with the answer, possibly after api_serve returned (when the answer
+	 * waits for the store). Takes ownership of body. error_type is NULL on success. */
+	void (*respond)(void *ctx, unsigned status, const char *content_type, const char *request_id,
+			const char *error_type, char *body, size_t len);
+	void *ctx;
+};
+
+/* Serves one request. */
+void api_serve(struct api *api, const struct api_request *req);
+
+/* The hsrv handler: adapts an HTTP request to api_serve. Pass api as its arg. */
+void api_handle(void *api, struct hreq *req);
+
+/* The AWS error type name (__type) and HTTP status for an error kind. */
+const char *api_error_type(enum err_kind kind, unsigned *status);
+
+#endif

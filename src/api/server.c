@@ -1,0 +1,173 @@
+/* The server process: wiring of loop, store, services and listener; signals; shutdown. */
+#include "api/server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "api/api.h"
+#include "api/creds.h"
+#include "common/hsrv.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "ecs/ecs.h"
+#include "store/store.h"
+
+struct server {
+	uv_loop_t loop;
+	uv_signal_t sigint, sigterm;
+	struct store *store;
+	struct creds *creds;
+	struct ecs *ecs;
+	struct api *api;
+	struct hsrv *http;
+	int lock_fd;
+};
+
+/* Two servers on one state directory would each believe they own it: refuse the second. The
+ * lock is released by the kernel when the process ends, however it ends. */
+static int lock_data_dir(const char *dir, int *fd_out, struct err **err)
+{
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return err_sys(err, errno, "create %s", dir);
+	char *path = xasprintf("%s/lock", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		err_sys(err, errno, "open %s", path);
+		free(path);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		err_set(err, ERR_SYS, "%s is in use by another gantry server", dir);
+		close(fd);
+		free(path);
+		return -1;
+	}
+	free(path);
+	*fd_out = fd;
+	return 0;
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct server *s = h->data;
+	log_info("received signal %d, shutting down", signum);
+	hsrv_stop(s->http);
+	s->http = NULL;
+	uv_signal_stop(&s->sigint);
+	uv_signal_stop(&s->sigterm);
+	uv_close((uv_handle_t *)&s->sigint, NULL);
+	uv_close((uv_handle_t *)&s->sigterm, NULL);
+}
+
+/* Many clients and long-polls need many descriptors: lift the soft limit to the hard one (raising
+ * the hard limit would need CAP_SYS_RESOURCE, which gantry does not assume). */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			log_warn("cannot raise the open-file limit: %s", strerror(errno));
+	}
+}
+
+static int write_ready(const char *path, int port, const char *listen, struct err **err)
+{
+	char host[256];
+	const char *colon = strrchr(listen, ':');
+	size_t hn = colon ? (size_t)(colon - listen) : 0;
+	if (hn == 0 || hn >= sizeof(host))
+		snprintf(host, sizeof(host), "127.0.0.1");
+	else
+		snprintf(host, sizeof(host), "%.*s", (int)hn, listen);
+	char *tmp = xasprintf("%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f) {
+		err_sys(err, errno, "write %s", tmp);
+		free(tmp);
+		return -1;
+	}
+	fprintf(f, "http://%s:%d\n", host, port);
+	int rc = fclose(f);
+	if (rc == 0)
+		rc = rename(tmp, path);
+	if (rc != 0)
+		err_sys(err, errno, "write %s", path);
+	free(tmp);
+	return rc ? -1 : 0;
+}
+
+int server_run(const struct server_opts *opts, struct err **err)
+{
+	struct server s;
+	memset(&s, 0, sizeof(s));
+	s.lock_fd = -1;
+	int rc = -1;
+	char *creds_path = NULL;
+	struct sockaddr_storage addr;
+	bool loop_ok = false;
+
+	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
+	if (hsrv_parse_addr(opts->listen, &addr, err) < 0 ||
+	    lock_data_dir(opts->data_dir, &s.lock_fd, err) < 0)
+		goto out;
+	if (uv_loop_init(&s.loop) != 0) {
+		err_set(err, ERR_SYS, "cannot create the event loop");
+		goto out;
+	}
+	loop_ok = true;
+	s.store = store_open(&s.loop, opts->data_dir, err);
+	if (!s.store)
+		goto out;
+	creds_path =
+		opts->credentials ? xstrdup(opts->credentials) : xasprintf("%s/credentials", opts->data_dir);
+	s.creds = creds_load(creds_path, err);
+	if (!s.creds)
+		goto out;
+	s.ecs = ecs_new(s.store);
+	if (ecs_load(s.ecs, err) < 0)
+		goto out;
+	s.api = api_new(s.creds, s.store, NULL);
+	ecs_add_to_api(s.ecs, s.api);
+	s.http = hsrv_start(&s.loop, &addr, API_BODY_MAX, api_handle, s.api, err);
+	if (!s.http)
+		goto out;
+	uv_signal_init(&s.loop, &s.sigint);
+	uv_signal_init(&s.loop, &s.sigterm);
+	s.sigint.data = s.sigterm.data = &s;
+	uv_signal_start(&s.sigint, on_signal, SIGINT);
+	uv_signal_start(&s.sigterm, on_signal, SIGTERM);
+	log_info("gantry server listening on %s port %d (data in %s, region %s)", opts->listen,
+		 hsrv_port(s.http), opts->data_dir, opts->region);
+	if (opts->ready_file && write_ready(opts->ready_file, hsrv_port(s.http), opts->listen, err) < 0)
+		goto out;
+	uv_run(&s.loop, UV_RUN_DEFAULT);
+	rc = 0;
+out:
+	hsrv_stop(s.http);
+	if (s.store && store_flush(s.store, rc == 0 ? err : NULL) < 0)
+		rc = -1;
+	store_close(s.store);
+	if (loop_ok) {
+		uv_run(&s.loop, UV_RUN_DEFAULT); /* let closing handles finish */
+		if (uv_loop_close(&s.loop) != 0)
+			log_warn("event loop closed with handles still open");
+	}
+	api_free(s.api);
+	ecs_free(s.ecs);
+	creds_free(s.creds);
+	free(creds_path);
+	if (s.lock_fd >= 0)
+		close(s.lock_fd);
+	return rc;
+}

@@ -1,0 +1,467 @@
+/* HTTP server: libmicrohttpd in external-epoll mode, polled from the libuv loop. */
+#include "common/hsrv.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/log.h"
+#include "common/xalloc.h"
+
+/* Bodies past this many bytes over the limit are not even drained: the connection is dropped. */
+#define HSRV_DRAIN_MAX		  (64u * 1024 * 1024)
+#define HSRV_CONNECTION_LIMIT	  4096
+#define HSRV_CONNECTION_TIMEOUT_S 120
+
+struct hsrv {
+	uv_loop_t *loop;
+	struct MHD_Daemon *mhd;
+	uv_poll_t poll;
+	uv_timer_t timer;
+	int open_handles;
+	bool stopping;
+	size_t max_body;
+	hsrv_handler handler;
+	void *arg;
+	int port;
+	struct hreq *waiting; /* requests handed to the handler and not yet answered */
+};
+
+struct hreq {
+	struct hsrv *srv;
+	struct MHD_Connection *conn;
+	char *uri; /* the raw request-target */
+	char *method;
+	char *path; /* the part before '?' (own allocation) */
+	const char *query;
+	struct buf body;
+	size_t seen; /* body bytes received, including the ones dropped when too large */
+	bool too_large;
+	bool headers_done; /* the first handler call (headers only) has happened */
+	bool handed;	   /* the handler has been called */
+	bool suspended;	   /* MHD_suspend_connection is in force */
+	bool answered;	   /* hreq_respond has been called */
+	struct MHD_Response *resp;
+	unsigned status;
+	struct hsrv_header *hdrs;
+	size_t nhdrs, hdrcap;
+	char **resp_hdrs; /* name, value pairs */
+	size_t nresp_hdrs;
+	char peer[64];
+	struct hreq *next, *prev; /* in srv->waiting while handed and not answered */
+};
+
+static void run_mhd(struct hsrv *srv);
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct hsrv *srv = cls;
+	struct hreq *req = xcalloc(1, sizeof(*req));
+	req->srv = srv;
+	req->conn = conn;
+	req->uri = xstrdup(uri ? uri : "/");
+	const char *q = strchr(req->uri, '?');
+	if (q) {
+		req->path = xstrndup(req->uri, (size_t)(q - req->uri));
+		req->query = q + 1;
+	} else {
+		req->path = xstrdup(req->uri);
+		req->query = "";
+	}
+	buf_init(&req->body, srv->max_body);
+	return req;
+}
+
+static void req_free(struct hreq *req)
+{
+	if (!req)
+		return;
+	free(req->uri);
+	free(req->method);
+	free(req->path);
+	buf_release(&req->body);
+	free(req->hdrs);
+	for (size_t i = 0; i < req->nresp_hdrs * 2; i++)
+		free(req->resp_hdrs[i]);
+	free(req->resp_hdrs);
+	if (req->resp)
+		MHD_destroy_response(req->resp);
+	free(req);
+}
+
+static void unlink_waiting(struct hreq *req)
+{
+	struct hsrv *srv = req->srv;
+	if (req->prev)
+		req->prev->next = req->next;
+	else if (srv->waiting == req)
+		srv->waiting = req->next;
+	if (req->next)
+		req->next->prev = req->prev;
+	req->next = req->prev = NULL;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	struct hreq *req = *con_cls;
+	if (!req)
+		return;
+	/* A request still waiting for its handler's answer is only completed when the daemon stops,
+	 * and hsrv_stop answers those first; keep the list consistent regardless. */
+	if (req->handed && !req->answered)
+		unlink_waiting(req);
+	req_free(req);
+	*con_cls = NULL;
+}
+
+static size_t identity_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	(void)cls;
+	(void)c;
+	/* Keep arguments raw: SigV4 and the routers decode what they need themselves. */
+	return strlen(s);
+}
+
+static enum MHD_Result queue(struct hreq *req)
+{
+	enum MHD_Result rc = MHD_queue_response(req->conn, req->status, req->resp);
+	MHD_destroy_response(req->resp);
+	req->resp = NULL;
+	return rc;
+}
+
+static void hand(struct hsrv *srv, struct hreq *req)
+{
+	req->handed = true;
+	req->next = srv->waiting;
+	if (srv->waiting)
+		srv->waiting->prev = req;
+	srv->waiting = req;
+	srv->handler(srv->arg, req);
+}
+
+static void suspend(struct hreq *req)
+{
+	req->suspended = true;
+	MHD_suspend_connection(req->conn);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+				  const char *version, const char *upload_data, size_t *upload_data_size,
+				  void **con_cls)
+{
+	struct hsrv *srv = cls;
+	struct hreq *req = *con_cls;
+	(void)url;
+	(void)version;
+	if (!req)
+		return MHD_NO;
+	if (req->resp) /* resumed with an answer, or answered early */
+		return queue(req);
+	if (req->handed) {
+		/* Resumed without an answer should not happen; keep waiting. */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (!req->headers_done) {
+		/* First call: the headers are in, no body yet. Refuse a declared oversize body before
+		 * reading any of it; MHD then closes the connection instead of draining it. */
+		req->headers_done = true;
+		req->method = xstrdup(method);
+		const char *cl =
+			MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl) {
+			char *end;
+			errno = 0;
+			unsigned long long n = strtoull(cl, &end, 10);
+			if (errno || *end || n > srv->max_body) {
+				req->too_large = true;
+				hand(srv, req);
+				if (req->resp)
+					return queue(req);
+				suspend(req);
+			}
+		}
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		req->seen += *upload_data_size;
+		if (!req->too_large && buf_add(&req->body, upload_data, *upload_data_size) < 0) {
+			/* A chunked body that outgrew the bound: stop keeping it, answer at its end. */
+			req->too_large = true;
+			buf_release(&req->body);
+		}
+		*upload_data_size = 0;
+		if (req->too_large && req->seen > srv->max_body + HSRV_DRAIN_MAX)
+			return MHD_NO;
+		return MHD_YES;
+	}
+	hand(srv, req);
+	if (req->resp)
+		return queue(req);
+	suspend(req);
+	return MHD_YES;
+}
+
+/* Accessors */
+
+const char *hreq_method(const struct hreq *req)
+{
+	return req->method ? req->method : "GET";
+}
+
+const char *hreq_path(const struct hreq *req)
+{
+	return req->path;
+}
+
+const char *hreq_query(const struct hreq *req)
+{
+	return req->query;
+}
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct hreq *req = cls;
+	(void)kind;
+	if (req->nhdrs == req->hdrcap) {
+		req->hdrcap = req->hdrcap ? req->hdrcap * 2 : 16;
+		req->hdrs = xrealloc(req->hdrs, req->hdrcap * sizeof(*req->hdrs));
+	}
+	req->hdrs[req->nhdrs].name = key;
+	req->hdrs[req->nhdrs].value = value ? value : "";
+	req->nhdrs++;
+	return MHD_YES;
+}
+
+const struct hsrv_header *hreq_headers(struct hreq *req, size_t *n)
+{
+	if (!req->hdrs)
+		MHD_get_connection_values(req->conn, MHD_HEADER_KIND, collect_header, req);
+	*n = req->nhdrs;
+	return req->hdrs;
+}
+
+const char *hreq_header(struct hreq *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const struct buf *hreq_body(const struct hreq *req)
+{
+	return &req->body;
+}
+
+bool hreq_too_large(const struct hreq *req)
+{
+	return req->too_large;
+}
+
+const char *hreq_peer(struct hreq *req)
+{
+	if (req->peer[0])
+		return req->peer;
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, req->peer,
+			  sizeof(req->peer));
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, req->peer,
+			  sizeof(req->peer));
+	else
+		snprintf(req->peer, sizeof(req->peer), "unknown");
+	return req->peer;
+}
+
+/* Responses */
+
+void hreq_add_header(struct hreq *req, const char *name, const char *value)
+{
+	req->resp_hdrs = xrealloc(req->resp_hdrs, (req->nresp_hdrs + 1) * 2 * sizeof(char *));
+	req->resp_hdrs[req->nresp_hdrs * 2] = xstrdup(name);
+	req->resp_hdrs[req->nresp_hdrs * 2 + 1] = xstrdup(value);
+	req->nresp_hdrs++;
+}
+
+void hreq_respond(struct hreq *req, unsigned status, const char *content_type, char *body, size_t len)
+{
+	if (req->answered) {
+		free(body);
+		return;
+	}
+	req->answered = true;
+	if (req->handed)
+		unlink_waiting(req);
+	struct MHD_Response *resp;
+	if (len)
+		resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	else {
+		free(body);
+		resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	}
+	if (!resp) {
+		log_error("http: cannot create a response");
+		abort();
+	}
+	if (content_type)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	for (size_t i = 0; i < req->nresp_hdrs; i++)
+		MHD_add_response_header(resp, req->resp_hdrs[2 * i], req->resp_hdrs[2 * i + 1]);
+	req->resp = resp;
+	req->status = status;
+	if (req->suspended) {
+		/* Answered after the handler returned: wake the connection; MHD calls on_request again,
+		 * which queues the response. The resume signals MHD's eventfd, which is in the epoll set
+		 * we poll, so the loop runs MHD on its next turn; running it here would re-enter
+		 * handlers from inside whatever callback is answering. */
+		req->suspended = false;
+		MHD_resume_connection(req->conn);
+	}
+}
+
+/* Loop integration */
+
+static void on_timer(uv_timer_t *t)
+{
+	run_mhd(t->data);
+}
+
+static void on_poll(uv_poll_t *p, int status, int events)
+{
+	(void)status;
+	(void)events;
+	run_mhd(p->data);
+}
+
+static void run_mhd(struct hsrv *srv)
+{
+	if (!srv->mhd)
+		return;
+	MHD_run(srv->mhd);
+	MHD_UNSIGNED_LONG_LONG to;
+	if (MHD_get_timeout(srv->mhd, &to) == MHD_YES)
+		uv_timer_start(&srv->timer, on_timer, to, 0);
+	else
+		uv_timer_stop(&srv->timer);
+}
+
+int hsrv_parse_addr(const char *s, struct sockaddr_storage *out, struct err **err)
+{
+	memset(out, 0, sizeof(*out));
+	const char *colon = strrchr(s, ':');
+	if (!colon)
+		return err_set(err, ERR_INVALID_PARAM, "listen address '%s': expected ADDR:PORT", s);
+	char *end;
+	errno = 0;
+	unsigned long port = strtoul(colon + 1, &end, 10);
+	if (errno || *end || colon[1] == '\0' || port > 65535)
+		return err_set(err, ERR_INVALID_PARAM, "listen address '%s': bad port", s);
+	char host[256];
+	size_t hn = (size_t)(colon - s);
+	if (hn >= sizeof(host))
+		return err_set(err, ERR_INVALID_PARAM, "listen address '%s': host too long", s);
+	memcpy(host, s, hn);
+	host[hn] = '\0';
+	if (hn == 0)
+		snprintf(host, sizeof(host), "0.0.0.0");
+	if (host[0] == '[' && hn >= 2 && host[hn - 1] == ']') {
+		host[hn - 1] = '\0';
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)out;
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET6, host + 1, &a6->sin6_addr) != 1)
+			return err_set(err, ERR_INVALID_PARAM, "listen address '%s': bad IPv6 address", s);
+		return 0;
+	}
+	if (strcmp(host, "localhost") == 0)
+		snprintf(host, sizeof(host), "127.0.0.1");
+	struct sockaddr_in *a4 = (struct sockaddr_in *)out;
+	a4->sin_family = AF_INET;
+	a4->sin_port = htons((uint16_t)port);
+	if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
+		return err_set(err, ERR_INVALID_PARAM, "listen address '%s': bad IPv4 address", s);
+	return 0;
+}
+
+struct hsrv *hsrv_start(uv_loop_t *loop, const struct sockaddr_storage *addr, size_t max_body,
+			hsrv_handler handler, void *arg, struct err **err)
+{
+	struct hsrv *srv = xcalloc(1, sizeof(*srv));
+	srv->loop = loop;
+	srv->max_body = max_body;
+	srv->handler = handler;
+	srv->arg = arg;
+	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	if (addr->ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	srv->mhd = MHD_start_daemon(
+		flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)addr,
+		MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+		MHD_OPTION_UNESCAPE_CALLBACK, identity_unescape, srv, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)HSRV_CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned)HSRV_CONNECTION_TIMEOUT_S, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+	if (!srv->mhd) {
+		char text[128];
+		const struct sockaddr_in *a4 = (const struct sockaddr_in *)(const void *)addr;
+		inet_ntop(
+			addr->ss_family,
+			addr->ss_family == AF_INET6
+				? (const void *)&((const struct sockaddr_in6 *)(const void *)addr)->sin6_addr
+				: (const void *)&a4->sin_addr,
+			text, sizeof(text));
+		err_set(err, ERR_SYS, "cannot listen on %s port %u (is the address in use?)", text,
+			ntohs(a4->sin_port));
+		free(srv);
+		return NULL;
+	}
+	const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	srv->port = di ? di->port : 0;
+	di = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	uv_timer_init(loop, &srv->timer);
+	srv->timer.data = srv;
+	uv_poll_init(loop, &srv->poll, di->epoll_fd);
+	srv->poll.data = srv;
+	srv->open_handles = 2;
+	uv_poll_start(&srv->poll, UV_READABLE, on_poll);
+	run_mhd(srv);
+	return srv;
+}
+
+int hsrv_port(const struct hsrv *srv)
+{
+	return srv->port;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+	struct hsrv *srv = h->data;
+	if (--srv->open_handles == 0)
+		free(srv);
+}
+
+void hsrv_stop(struct hsrv *srv)
+{
+	if (!srv || srv->stopping)
+		return;
+	srv->stopping = true;
+	while (srv->waiting) {
+		struct hreq *req = srv->waiting;
+		hreq_respond(req, 503, "text/plain", xstrdup("server stopping\n"), 16);
+	}
+	MHD_run(srv->mhd);
+	uv_poll_stop(&srv->poll);
+	uv_timer_stop(&srv->timer);
+	MHD_stop_daemon(srv->mhd);
+	srv->mhd = NULL;
+	uv_close((uv_handle_t *)&srv->poll, on_closed);
+	uv_close((uv_handle_t *)&srv->timer, on_closed);
+}

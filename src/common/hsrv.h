@@ -1,0 +1,67 @@
+/* The HTTP server: libmicrohttpd driven from the libuv loop (MHD's epoll fd is polled by a
+ * uv_poll handle, its timeouts by a uv_timer), so that every request handler runs on the one loop
+ * thread that owns gantry's state.
+ *
+ * Each request reaches the handler once, after its body has been read in full (bounded by
+ * max_body), or early with hreq_too_large() true when the body exceeds the bound: then the
+ * body is not buffered. The handler answers with hreq_respond(), either before it returns or
+ * later (a long-poll, or an answer that waits for the store's fsync); in the meantime the
+ * connection is suspended and costs no polling. */
+#ifndef GANTRY_HSRV_H
+#define GANTRY_HSRV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+
+struct hsrv;
+struct hreq;
+
+struct hsrv_header {
+	const char *name;
+	const char *value;
+};
+
+/* Called once per request on the loop thread. The request stays valid until hreq_respond(). */
+typedef void (*hsrv_handler)(void *arg, struct hreq *req);
+
+/* Parses "ADDR:PORT", "[V6ADDR]:PORT" or ":PORT" into a socket address. Returns 0 or -1 with *err. */
+int hsrv_parse_addr(const char *s, struct sockaddr_storage *out, struct err **err);
+
+/* Starts listening on addr (port 0 picks a free port) and serving on loop. Returns a new server,
+ * or NULL with *err (e.g. the address is in use). */
+struct hsrv *hsrv_start(uv_loop_t *loop, const struct sockaddr_storage *addr, size_t max_body,
+			hsrv_handler handler, void *arg, struct err **err);
+/* The port actually bound. */
+int hsrv_port(const struct hsrv *srv);
+/* Answers every request still waiting with 503, stops listening, closes connections and frees
+ * the server once its loop handles are closed (the loop must run for that). Accepts NULL. */
+void hsrv_stop(struct hsrv *srv);
+
+/* Accessors; the strings are borrowed and live as long as the request. */
+const char *hreq_method(const struct hreq *req);
+/* The request path as sent, still percent-encoded, without the query string. */
+const char *hreq_path(const struct hreq *req);
+/* The raw query string after '?', "" when there is none. */
+const char *hreq_query(const struct hreq *req);
+/* The first value of header `name` (case-insensitive), or NULL. */
+const char *hreq_header(struct hreq *req, const char *name);
+/* All request headers in arrival order; *n receives the count. */
+const struct hsrv_header *hreq_headers(struct hreq *req, size_t *n);
+/* The body read so far (all of it, unless hreq_too_large()). */
+const struct buf *hreq_body(const struct hreq *req);
+/* True when the body was larger than the server's max_body and was not buffered. */
+bool hreq_too_large(const struct hreq *req);
+/* The client's address as text (for logs). */
+const char *hreq_peer(struct hreq *req);
+
+/* Adds a response header (copied). Call before hreq_respond(). */
+void hreq_add_header(struct hreq *req, const char *name, const char *value);
+/* Sends the response and ends the handler's use of req (it must not be touched afterwards).
+ * Takes ownership of body (heap memory from xmalloc/buf_detach, or NULL when len is 0). */
+void hreq_respond(struct hreq *req, unsigned status, const char *content_type, char *body, size_t len);
+
+#endif

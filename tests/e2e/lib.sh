@@ -1,0 +1,123 @@
+# Shared helpers for the end-to-end shell tests: start a gantry server on a free port with its
+# own state directory and credentials, point the AWS CLIs at it, and report results as TAP.
+# Source it from a test script; it cleans up (by PID) on exit.
+set -u
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$E2E_DIR/../.." && pwd)
+GANTRY_BIN=${GANTRY_BIN:-$ROOT/build/san/gantry}
+TMP=$(mktemp -d /tmp/gantry-e2e.XXXXXX)
+SERVER_PID=
+T_N=0
+T_FAILED=0
+
+# Two accounts, so isolation can be checked; A is the default identity.
+ACCT_A=111111111111
+ACCT_B=222222222222
+KEY_A=GKIATESTACCOUNTAAAAA
+SECRET_A=secretA/0123456789abcdefghijklmnopqrstuv
+KEY_B=GKIATESTACCOUNTBBBBB
+SECRET_B=secretB/0123456789abcdefghijklmnopqrstuv
+
+# The AWS CLI v1 is the machine's `aws` (pyenv); v2 is Debian's /usr/bin/aws.
+AWS1=$(command -v aws || true)
+AWS2=/usr/bin/aws
+
+cleanup() {
+	if [ -n "$SERVER_PID" ]; then
+		kill "$SERVER_PID" 2>/dev/null
+		wait "$SERVER_PID" 2>/dev/null
+	fi
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# start_server [extra args...]: starts gantry server with state in $TMP/data; sets ENDPOINT.
+start_server() {
+	mkdir -p "$TMP/data"
+	if [ ! -e "$TMP/credentials" ]; then
+		printf '%s %s %s\n%s %s %s\n' "$KEY_A" "$SECRET_A" "$ACCT_A" "$KEY_B" "$SECRET_B" "$ACCT_B" \
+			>"$TMP/credentials"
+	fi
+	rm -f "$TMP/ready"
+	"$GANTRY_BIN" server --listen 127.0.0.1:${PORT:-0} --data "$TMP/data" --credentials "$TMP/credentials" \
+		--ready-file "$TMP/ready" "$@" >>"$TMP/server.log" 2>&1 &
+	SERVER_PID=$!
+	for _ in $(seq 1 200); do
+		[ -s "$TMP/ready" ] && break
+		kill -0 "$SERVER_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	if [ ! -s "$TMP/ready" ]; then
+		echo "# server did not start:"; sed 's/^/# /' "$TMP/server.log"
+		echo "Bail out! server did not start"
+		exit 1
+	fi
+	ENDPOINT=$(cat "$TMP/ready")
+	PORT=${ENDPOINT##*:}
+	export AWS_ACCESS_KEY_ID=$KEY_A AWS_SECRET_ACCESS_KEY=$SECRET_A AWS_DEFAULT_REGION=us-east-1
+	export AWS_ENDPOINT_URL=$ENDPOINT AWS_PAGER="" AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+	unset AWS_PROFILE AWS_SESSION_TOKEN
+}
+
+# stop_server [signal]: stops the server (default SIGTERM) and waits for it.
+stop_server() {
+	local sig=${1:-TERM}
+	if [ -n "$SERVER_PID" ]; then
+		kill -"$sig" "$SERVER_PID" 2>/dev/null
+		wait "$SERVER_PID" 2>/dev/null
+		SERVER_RC=$?
+		SERVER_PID=
+	fi
+}
+
+# aws1 / aws2: the two CLIs against the server (v2 2.9 predates AWS_ENDPOINT_URL).
+aws1() { "$AWS1" --endpoint-url "$ENDPOINT" --output json "$@"; }
+aws2() { "$AWS2" --endpoint-url "$ENDPOINT" --output json "$@"; }
+have_aws2() { [ -x "$AWS2" ]; }
+
+# ok DESC CMD...: passes when CMD exits 0. Output goes to $TMP/out and $TMP/err.
+ok() {
+	local desc=$1; shift
+	T_N=$((T_N + 1))
+	if "$@" >"$TMP/out" 2>"$TMP/err"; then
+		echo "ok $T_N - $desc"
+	else
+		echo "not ok $T_N - $desc"; T_FAILED=$((T_FAILED + 1))
+		sed 's/^/#   /' "$TMP/err" | head -20
+	fi
+}
+
+# fails_with DESC EXCEPTION CMD...: passes when CMD fails and its stderr names EXCEPTION.
+fails_with() {
+	local desc=$1 exc=$2; shift 2
+	T_N=$((T_N + 1))
+	if "$@" >"$TMP/out" 2>"$TMP/err"; then
+		echo "not ok $T_N - $desc (succeeded, expected $exc)"; T_FAILED=$((T_FAILED + 1))
+	elif grep -q "$exc" "$TMP/err"; then
+		echo "ok $T_N - $desc"
+	else
+		echo "not ok $T_N - $desc (expected $exc)"; T_FAILED=$((T_FAILED + 1))
+		sed 's/^/#   /' "$TMP/err" | head -20
+	fi
+}
+
+# check DESC CONDITION-CMD...: passes when the command (a test of earlier output) succeeds.
+check() {
+	local desc=$1; shift
+	T_N=$((T_N + 1))
+	if "$@"; then
+		echo "ok $T_N - $desc"
+	else
+		echo "not ok $T_N - $desc"; T_FAILED=$((T_FAILED + 1))
+	fi
+}
+
+# jq-free JSON checks: jget FILE PYEXPR prints the value of a Python expression over `d`.
+jget() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
+# jtrue FILE PYEXPR: succeeds when the expression is truthy.
+jtrue() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if ($2) else 1)" "$1"; }
+
+done_testing() {
+	echo "1..$T_N"
+	[ "$T_FAILED" -eq 0 ]
+}
