@@ -31,6 +31,7 @@ struct api {
 	time_t (*now)(void);
 	struct api_service services[API_MAX_SERVICES];
 	size_t nservices;
+	bool stopping;
 };
 
 struct pending_answer {
@@ -64,6 +65,11 @@ void api_free(struct api *api)
 		json_decref(api->services[i].index);
 	}
 	free(api);
+}
+
+void api_set_stopping(struct api *api)
+{
+	api->stopping = true;
 }
 
 void api_add_service(struct api *api, const char *target_prefix, const char *signing_name,
@@ -107,6 +113,7 @@ const char *api_error_type(enum err_kind kind, unsigned *status)
 		[ERR_CLUSTER_HAS_TASKS] = {"ClusterContainsTasksException", 400},
 		[ERR_LIMIT_EXCEEDED] = {"LimitExceededException", 400},
 		[ERR_ACCESS_DENIED] = {"AccessDeniedException", 400},
+		[ERR_UNAVAILABLE] = {"ServiceUnavailableException", 503},
 	};
 	if ((unsigned)kind >= ERR_KIND_COUNT || !map[kind].type)
 		kind = ERR_INTERNAL;
@@ -256,6 +263,11 @@ void api_serve(struct api *api, const struct api_request *req)
 
 	if (req->too_large) {
 		err_set(&e, ERR_TOO_LARGE, "Request body exceeds the limit of %u bytes", API_BODY_MAX);
+		send_error(req, request_id, NULL, e);
+		return;
+	}
+	if (api->stopping) {
+		err_set(&e, ERR_UNAVAILABLE, "The server is shutting down; retry against a running server");
 		send_error(req, request_id, NULL, e);
 		return;
 	}

@@ -69,6 +69,10 @@ struct api_request {
 	void *ctx;
 };
 
+/* From now on every request is answered at once with ServiceUnavailableException (503), so that
+ * no new answer starts waiting for the store while the server shuts down. */
+void api_set_stopping(struct api *api);
+
 /* Serves one request. */
 void api_serve(struct api *api, const struct api_request *req);
 

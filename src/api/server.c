@@ -56,16 +56,28 @@ static int lock_data_dir(const char *dir, int *fd_out, struct err **err)
 	return 0;
 }
 
+/* The last step of a shutdown: every answer that waited for the store has been sent. */
+static void finish_stop(void *arg)
+{
+	struct server *s = arg;
+	hsrv_stop(s->http);
+	s->http = NULL;
+}
+
+/* Shutdown order matters: stop taking connections and calls first, then let the answers that wait
+ * for the store go out once it is durable, and only then close the listener (which would otherwise
+ * answer those requests itself and free them under the store's callbacks). */
 static void on_signal(uv_signal_t *h, int signum)
 {
 	struct server *s = h->data;
 	log_info("received signal %d, shutting down", signum);
-	hsrv_stop(s->http);
-	s->http = NULL;
 	uv_signal_stop(&s->sigint);
 	uv_signal_stop(&s->sigterm);
 	uv_close((uv_handle_t *)&s->sigint, NULL);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
+	api_set_stopping(s->api);
+	hsrv_quiesce(s->http);
+	store_when_durable(s->store, store_last_seq(s->store), finish_stop, s);
 }
 
 /* Many clients and long-polls need many descriptors: lift the soft limit to the hard one (raising
@@ -80,15 +92,20 @@ static void raise_nofile(void)
 	}
 }
 
-static int write_ready(const char *path, int port, const char *listen, struct err **err)
+/* The URL clients use for the bound listener: a wildcard address is reached on loopback. */
+static char *server_url(const char *listen, int port)
 {
-	char host[256];
 	const char *colon = strrchr(listen, ':');
 	size_t hn = colon ? (size_t)(colon - listen) : 0;
-	if (hn == 0 || hn >= sizeof(host))
-		snprintf(host, sizeof(host), "127.0.0.1");
-	else
-		snprintf(host, sizeof(host), "%.*s", (int)hn, listen);
+	if (hn == 0 || (hn == 7 && strncmp(listen, "0.0.0.0", 7) == 0))
+		return xasprintf("http://127.0.0.1:%d", port);
+	if (hn == 4 && strncmp(listen, "[::]", 4) == 0)
+		return xasprintf("http://[::1]:%d", port);
+	return xasprintf("http://%.*s:%d", (int)hn, listen, port);
+}
+
+static int write_ready(const char *path, const char *url, struct err **err)
+{
 	char *tmp = xasprintf("%s.tmp", path);
 	FILE *f = fopen(tmp, "w");
 	if (!f) {
@@ -96,7 +113,7 @@ static int write_ready(const char *path, int port, const char *listen, struct er
 		free(tmp);
 		return -1;
 	}
-	fprintf(f, "http://%s:%d\n", host, port);
+	fprintf(f, "%s\n", url);
 	int rc = fclose(f);
 	if (rc == 0)
 		rc = rename(tmp, path);
@@ -112,7 +129,7 @@ int server_run(const struct server_opts *opts, struct err **err)
 	memset(&s, 0, sizeof(s));
 	s.lock_fd = -1;
 	int rc = -1;
-	char *creds_path = NULL;
+	char *creds_path = NULL, *url = NULL;
 	struct sockaddr_storage addr;
 	bool loop_ok = false;
 
@@ -147,9 +164,12 @@ int server_run(const struct server_opts *opts, struct err **err)
 	s.sigint.data = s.sigterm.data = &s;
 	uv_signal_start(&s.sigint, on_signal, SIGINT);
 	uv_signal_start(&s.sigterm, on_signal, SIGTERM);
-	log_info("gantry server listening on %s port %d (data in %s, region %s)", opts->listen,
-		 hsrv_port(s.http), opts->data_dir, opts->region);
-	if (opts->ready_file && write_ready(opts->ready_file, hsrv_port(s.http), opts->listen, err) < 0)
+
+	url = server_url(opts->listen, hsrv_port(s.http));
+	log_info("gantry server listening on %s (data in %s, region %s)", url, opts->data_dir, opts->region);
+	if (opts->on_ready)
+		opts->on_ready(opts->on_ready_arg, url);
+	if (opts->ready_file && write_ready(opts->ready_file, url, err) < 0)
 		goto out;
 	uv_run(&s.loop, UV_RUN_DEFAULT);
 	rc = 0;
@@ -167,6 +187,7 @@ out:
 	ecs_free(s.ecs);
 	creds_free(s.creds);
 	free(creds_path);
+	free(url);
 	if (s.lock_fd >= 0)
 		close(s.lock_fd);
 	return rc;

@@ -11,6 +11,10 @@ struct server_opts {
 	const char *credentials; /* credentials file; NULL = <data_dir>/credentials */
 	const char *region;	 /* the server's home region */
 	const char *ready_file;	 /* when set, "http://ADDR:PORT\n" is written there once serving */
+	/* When set, called once the listener is bound, with the URL clients use (e.g. for
+	 * `gantry dev` to print the environment with the real port). */
+	void (*on_ready)(void *arg, const char *url);
+	void *on_ready_arg;
 };
 
 #define SERVER_DEFAULT_LISTEN "127.0.0.1:7700"

@@ -47,6 +47,24 @@ static int first_credential(const char *path, struct cred *out, struct err **err
 	return rc;
 }
 
+struct dev_env {
+	const struct cred *cr;
+	const char *region;
+};
+
+/* Printed once the server listens, so that the URL carries the real port. */
+static void print_env(void *arg, const char *url)
+{
+	const struct dev_env *env = arg;
+	printf("# gantry dev: paste these into your shell to point the AWS CLI and SDKs at gantry\n"
+	       "export AWS_ACCESS_KEY_ID=%s\n"
+	       "export AWS_SECRET_ACCESS_KEY=%s\n"
+	       "export AWS_DEFAULT_REGION=%s\n"
+	       "export AWS_ENDPOINT_URL=%s\n",
+	       env->cr->access_key, env->cr->secret, env->region, url);
+	fflush(stdout);
+}
+
 int cmd_dev(int argc, char **argv)
 {
 	struct server_opts o = {
@@ -87,14 +105,9 @@ int cmd_dev(int argc, char **argv)
 	}
 	if (first_credential(path, &cr, &e) < 0)
 		goto out;
-	const char *colon = strrchr(o.listen, ':');
-	printf("# gantry dev: paste these into your shell to point the AWS CLI and SDKs at gantry\n"
-	       "export AWS_ACCESS_KEY_ID=%s\n"
-	       "export AWS_SECRET_ACCESS_KEY=%s\n"
-	       "export AWS_DEFAULT_REGION=%s\n"
-	       "export AWS_ENDPOINT_URL=http://%.*s:%s\n",
-	       cr.access_key, cr.secret, o.region, (int)(colon - o.listen), o.listen, colon + 1);
-	fflush(stdout);
+	struct dev_env env = {&cr, o.region};
+	o.on_ready = print_env;
+	o.on_ready_arg = &env;
 	o.credentials = path;
 	if (server_run(&o, &e) < 0)
 		goto out;

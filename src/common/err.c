@@ -103,6 +103,7 @@ const char *err_kind_name(enum err_kind kind)
 		[ERR_CLUSTER_HAS_TASKS] = "cluster-has-tasks",
 		[ERR_LIMIT_EXCEEDED] = "limit-exceeded",
 		[ERR_ACCESS_DENIED] = "access-denied",
+		[ERR_UNAVAILABLE] = "unavailable",
 	};
 	if ((unsigned)kind >= ERR_KIND_COUNT || !names[kind])
 		return "unknown";

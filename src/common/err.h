@@ -22,6 +22,7 @@ enum err_kind {
 	ERR_CLUSTER_HAS_TASKS,	   /* ClusterContainsTasksException */
 	ERR_LIMIT_EXCEEDED,	   /* LimitExceededException */
 	ERR_ACCESS_DENIED,	   /* AccessDeniedException */
+	ERR_UNAVAILABLE,	   /* the server is shutting down: ServiceUnavailableException, 503 */
 	ERR_KIND_COUNT
 };
 

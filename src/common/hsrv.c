@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -55,6 +56,7 @@ struct hreq {
 };
 
 static void run_mhd(struct hsrv *srv);
+static void on_timer(uv_timer_t *t);
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
@@ -319,12 +321,13 @@ void hreq_respond(struct hreq *req, unsigned status, const char *content_type, c
 	req->resp = resp;
 	req->status = status;
 	if (req->suspended) {
-		/* Answered after the handler returned: wake the connection; MHD calls on_request again,
-		 * which queues the response. The resume signals MHD's eventfd, which is in the epoll set
-		 * we poll, so the loop runs MHD on its next turn; running it here would re-enter
-		 * handlers from inside whatever callback is answering. */
+		/* Answered after the handler returned: wake the connection. In external-poll mode MHD
+		 * has no wake-up channel of its own, so MHD_run must follow the resume; a zero timer
+		 * runs it on the loop's next turn rather than here, which would re-enter handlers
+		 * from inside whatever callback is answering. */
 		req->suspended = false;
 		MHD_resume_connection(req->conn);
+		uv_timer_start(&req->srv->timer, on_timer, 0, 0);
 	}
 }
 
@@ -434,6 +437,15 @@ struct hsrv *hsrv_start(uv_loop_t *loop, const struct sockaddr_storage *addr, si
 	uv_poll_start(&srv->poll, UV_READABLE, on_poll);
 	run_mhd(srv);
 	return srv;
+}
+
+void hsrv_quiesce(struct hsrv *srv)
+{
+	if (!srv || !srv->mhd)
+		return;
+	MHD_socket fd = MHD_quiesce_daemon(srv->mhd);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
 }
 
 int hsrv_port(const struct hsrv *srv)

@@ -35,10 +35,14 @@ int hsrv_parse_addr(const char *s, struct sockaddr_storage *out, struct err **er
  * or NULL with *err (e.g. the address is in use). */
 struct hsrv *hsrv_start(uv_loop_t *loop, const struct sockaddr_storage *addr, size_t max_body,
 			hsrv_handler handler, void *arg, struct err **err);
+/* Stops accepting new connections; requests on open connections are still served. */
+void hsrv_quiesce(struct hsrv *srv);
 /* The port actually bound. */
 int hsrv_port(const struct hsrv *srv);
 /* Answers every request still waiting with 503, stops listening, closes connections and frees
- * the server once its loop handles are closed (the loop must run for that). Accepts NULL. */
+ * the server once its loop handles are closed (the loop must run for that). Accepts NULL.
+ * Owners of requests answered this way must not call hreq_respond on them afterwards: stop the
+ * sources of late answers first (see server.c's shutdown order). */
 void hsrv_stop(struct hsrv *srv);
 
 /* Accessors; the strings are borrowed and live as long as the request. */

@@ -11,7 +11,8 @@
 #include "ecs/tdval-int.h"
 
 #define PATH_MAX_LEN		1024	     /* member paths in error messages */
-#define AMOUNT_DIGITS_MAX	12	     /* digits on either side of the point in "0.25 vCPU" */
+#define AMOUNT_DIGITS_MAX	12	     /* digits before the point in "0.25 vCPU" */
+#define FRACTION_DIGITS_MAX	6	     /* digits after it */
 #define AMOUNT_MAX		2147483647LL /* the API's integers are 32-bit */
 #define EPHEMERAL_MIN_GIB	21
 #define EPHEMERAL_MAX_GIB	200
@@ -49,7 +50,7 @@ static int parse_amount(const char *s, const char *member, const struct unit *un
 	}
 	if (*p == '.') {
 		for (p++; isdigit((unsigned char)*p); p++, nfrac++) {
-			if (nfrac >= AMOUNT_DIGITS_MAX)
+			if (nfrac >= FRACTION_DIGITS_MAX)
 				goto bad;
 			frac = frac * 10 + (*p - '0');
 			scale *= 10;
@@ -73,11 +74,10 @@ static int parse_amount(const char *s, const char *member, const struct unit *un
 		p++;
 	if (*p || (ulen == 0 && nfrac > 0))
 		goto bad;
-	/* whole, frac < 10^12 and factor <= 1024 keep these products inside 64 bits. */
-	long long scaled = whole * scale + frac;
-	if (whole > AMOUNT_MAX || scaled > AMOUNT_MAX * scale)
+	/* whole <= 2^31, scale <= 10^6 and factor <= 1024 keep the product inside 63 bits. */
+	if (whole > AMOUNT_MAX)
 		goto bad;
-	scaled *= u->factor;
+	long long scaled = (whole * scale + frac) * u->factor;
 	if (scaled % scale != 0 || scaled / scale <= 0 || scaled / scale > AMOUNT_MAX)
 		goto bad;
 	*out = scaled / scale;

@@ -25,62 +25,21 @@
 #define CREDENTIAL_SPECS_MAX   1
 #define SWAPPINESS_MAX	       100
 
-/* Docker's capability names, as the KernelCapabilities documentation lists them. */
-static const char *const capabilities[] = {
-	"ALL",
-	"AUDIT_CONTROL",
-	"AUDIT_WRITE",
-	"BLOCK_SUSPEND",
-	"CHOWN",
-	"DAC_OVERRIDE",
-	"DAC_READ_SEARCH",
-	"FOWNER",
-	"FSETID",
-	"IPC_LOCK",
-	"IPC_OWNER",
-	"KILL",
-	"LEASE",
-	"LINUX_IMMUTABLE",
-	"MAC_ADMIN",
-	"MAC_OVERRIDE",
-	"MKNOD",
-	"NET_ADMIN",
-	"NET_BIND_SERVICE",
-	"NET_BROADCAST",
-	"NET_RAW",
-	"SETFCAP",
-	"SETGID",
-	"SETPCAP",
-	"SETUID",
-	"SYS_ADMIN",
-	"SYS_BOOT",
-	"SYS_CHROOT",
-	"SYS_MODULE",
-	"SYS_NICE",
-	"SYS_PACCT",
-	"SYS_PTRACE",
-	"SYS_RAWIO",
-	"SYS_RESOURCE",
-	"SYS_TIME",
-	"SYS_TTY_CONFIG",
-	"SYSLOG",
-	"WAKE_ALARM",
-	NULL,
-};
+/* Docker's capability names, as the KernelCapabilities documentation lists them; words between
+ * spaces, for word_in(). */
+static const char capabilities[] =
+	" ALL AUDIT_CONTROL AUDIT_WRITE BLOCK_SUSPEND CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER "
+	"FSETID IPC_LOCK IPC_OWNER KILL LEASE LINUX_IMMUTABLE MAC_ADMIN MAC_OVERRIDE MKNOD "
+	"NET_ADMIN NET_BIND_SERVICE NET_BROADCAST NET_RAW SETFCAP SETGID SETPCAP SETUID SYS_ADMIN "
+	"SYS_BOOT SYS_CHROOT SYS_MODULE SYS_NICE SYS_PACCT SYS_PTRACE SYS_RAWIO SYS_RESOURCE "
+	"SYS_TIME SYS_TTY_CONFIG SYSLOG WAKE_ALARM ";
 
-/* The tmpfs mount options the Tmpfs documentation lists. */
-static const char *const tmpfs_options[] = {
-	"defaults",	 "ro",	       "rw",	      "suid",
-	"nosuid",	 "dev",	       "nodev",	      "exec",
-	"noexec",	 "sync",       "async",	      "dirsync",
-	"remount",	 "mand",       "nomand",      "atime",
-	"noatime",	 "diratime",   "nodiratime",  "bind",
-	"rbind",	 "unbindable", "runbindable", "private",
-	"rprivate",	 "shared",     "rshared",     "slave",
-	"rslave",	 "relatime",   "norelatime",  "strictatime",
-	"nostrictatime", "mode",       "uid",	      "gid",
-	"nr_inodes",	 "nr_blocks",  "mpol",	      NULL,
-};
+/* The tmpfs mount options the Tmpfs documentation lists (words between spaces). */
+static const char tmpfs_options[] =
+	" defaults ro rw suid nosuid dev nodev exec noexec sync async dirsync remount mand nomand "
+	"atime noatime diratime nodiratime bind rbind unbindable runbindable private rprivate "
+	"shared rshared slave rslave relatime norelatime strictatime nostrictatime mode uid gid "
+	"nr_inodes nr_blocks mpol ";
 
 /* The IPC-namespaced sysctls of the SystemControl documentation (plus fs.mqueue.*). */
 static const char *const ipc_sysctls[] = {"kernel.msgmax", "kernel.msgmnb",	     "kernel.msgmni",
@@ -89,6 +48,18 @@ static const char *const ipc_sysctls[] = {"kernel.msgmax", "kernel.msgmnb",	    
 
 /* Log drivers a Fargate task can use. */
 static const char *const fargate_log_drivers[] = {"awslogs", "splunk", "awsfirelens", NULL};
+
+/* True when s is one of the space-separated words (the list starts and ends with a space). */
+static bool word_in(const char *words, const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || strchr(s, ' '))
+		return false;
+	for (const char *p = strstr(words, s); p; p = strstr(p + 1, s))
+		if (p[-1] == ' ' && p[n] == ' ')
+			return true;
+	return false;
+}
 
 const char *tdval__str(json_t *obj, const char *key)
 {
@@ -560,7 +531,7 @@ static int check_capability_list(json_t *caps, const char *which, const char *cn
 	json_t *v;
 	size_t i;
 	json_array_foreach (caps, i, v) {
-		if (!tdval__one_of(json_string_value(v), capabilities))
+		if (!word_in(capabilities, json_string_value(v)))
 			return err_set(err, ERR_CLIENT,
 				       "Invalid 'linuxParameters.capabilities.%s' setting for container "
 				       "'%s'. '%s' is "
@@ -604,7 +575,7 @@ static int check_linux_parameters(struct tdval__task *t, json_t *c, const char *
 				       "positive number of MiB.",
 				       cname);
 		json_array_foreach (json_object_get(v, "mountOptions"), j, o) {
-			if (!tdval__one_of(json_string_value(o), tmpfs_options))
+			if (!word_in(tmpfs_options, json_string_value(o)))
 				return err_set(err, ERR_CLIENT,
 					       "Invalid 'linuxParameters.tmpfs' setting for container '%s'. "
 					       "'%s' is not "
