@@ -34,10 +34,15 @@ struct api {
 	bool stopping;
 };
 
-struct pending_answer {
-	struct api_request req; /* only respond and ctx are used once the call has run */
-	char request_id[37];
-	char *body;
+/* A call in flight: what its handler sees, plus what the front needs to answer it. */
+struct call_state {
+	struct api_call call;	/* first, so that a struct api_call * is a struct call_state * */
+	struct api_request req; /* only respond and ctx are used after the handler ran */
+	char account[13];
+	char region[64];
+	char principal[64];
+	char operation[64];
+	char *body; /* the serialized answer, waiting for the store */
 	size_t len;
 };
 
@@ -124,9 +129,9 @@ const char *api_error_type(enum err_kind kind, unsigned *status)
 /* A successful answer waiting for the store to make the call's writes durable. */
 static void answer_durable(void *arg)
 {
-	struct pending_answer *pa = arg;
-	pa->req.respond(pa->req.ctx, 200, JSON_CONTENT_TYPE, pa->request_id, NULL, pa->body, pa->len);
-	free(pa);
+	struct call_state *cs = arg;
+	cs->req.respond(cs->req.ctx, 200, JSON_CONTENT_TYPE, cs->call.request_id, NULL, cs->body, cs->len);
+	free(cs);
 }
 
 /* Answers with an AWS JSON error body built from e, and frees e. */
@@ -194,6 +199,30 @@ static const char *header(const struct api_request *req, const char *name)
 	return NULL;
 }
 
+/* Sends the answer for a call whose handler is done, and frees the call state. */
+static void finish(struct call_state *cs, json_t *out, struct err *e)
+{
+	if (!out) {
+		if (!e)
+			err_set(&e, ERR_INTERNAL, "%s returned no answer", cs->call.operation);
+		send_error(&cs->req, cs->call.request_id, cs->call.operation, e);
+		free(cs);
+		return;
+	}
+	err_free(e);
+	cs->body = jv_dump(out);
+	cs->len = strlen(cs->body);
+	json_decref(out);
+	/* Answer only when every write queued so far is on disk: this call's own writes, and any
+	 * earlier write whose effects this call may have read. */
+	store_when_durable(cs->call.api->store, store_last_seq(cs->call.api->store), answer_durable, cs);
+}
+
+void api_call_finish(struct api_call *call, json_t *out, struct err *err)
+{
+	finish((struct call_state *)call, out, err);
+}
+
 static void serve_json(struct api *api, const struct api_request *req, const char *target,
 		       const char *request_id)
 {
@@ -201,7 +230,6 @@ static void serve_json(struct api *api, const struct api_request *req, const cha
 	json_t *in = NULL, *out = NULL;
 	const char *opname = NULL;
 	struct sigv4_identity id;
-	char principal[64];
 
 	if (verify(api, req, &id, &e) < 0)
 		goto fail;
@@ -224,30 +252,25 @@ static void serve_json(struct api *api, const struct api_request *req, const cha
 		err_set(&e, ERR_SERIALIZATION, "the request body must be a JSON object");
 		goto fail;
 	}
-	snprintf(principal, sizeof(principal), "arn:aws:iam::%s:root", id.account);
-	struct api_call call = {
-		.api = api,
-		.account = id.account,
-		.region = id.region,
-		.principal = principal,
-		.operation = opname,
-		.service_arg = svc->arg,
-	};
-	memcpy(call.request_id, request_id, sizeof(call.request_id));
+	struct call_state *cs = xcalloc(1, sizeof(*cs));
+	cs->req = *req;
+	snprintf(cs->account, sizeof(cs->account), "%s", id.account);
+	snprintf(cs->region, sizeof(cs->region), "%s", id.region);
+	snprintf(cs->principal, sizeof(cs->principal), "arn:aws:iam::%s:root", id.account);
+	snprintf(cs->operation, sizeof(cs->operation), "%s", opname);
+	cs->call.api = api;
+	cs->call.account = cs->account;
+	cs->call.region = cs->region;
+	cs->call.principal = cs->principal;
+	cs->call.operation = cs->operation;
+	cs->call.service_arg = svc->arg;
+	memcpy(cs->call.request_id, request_id, sizeof(cs->call.request_id));
 	const struct api_op *op = &svc->ops[json_integer_value(idx)];
-	if (op->fn(&call, in, &out, &e) < 0)
-		goto fail;
+	int rc = op->fn(&cs->call, in, &out, &e);
 	json_decref(in);
-
-	struct pending_answer *pa = xcalloc(1, sizeof(*pa));
-	pa->req = *req;
-	memcpy(pa->request_id, request_id, sizeof(pa->request_id));
-	pa->body = jv_dump(out);
-	pa->len = strlen(pa->body);
-	json_decref(out);
-	/* Answer only when every write queued so far is on disk: this call's own writes, and any
-	 * earlier write whose effects this call may have read. */
-	store_when_durable(api->store, store_last_seq(api->store), answer_durable, pa);
+	if (rc == API_LATER)
+		return;
+	finish(cs, rc == 0 ? out : NULL, rc == 0 ? NULL : e);
 	return;
 fail:
 	json_decref(in);

@@ -19,7 +19,8 @@ struct api;
 struct creds;
 struct store;
 
-/* One call of one operation, as its handler sees it. */
+/* One call of one operation, as its handler sees it. Owned by the front; valid until the call is
+ * answered. */
 struct api_call {
 	struct api *api;
 	const char *account;   /* the caller's account, from the access key */
@@ -30,10 +31,20 @@ struct api_call {
 	void *service_arg; /* the arg given to api_add_service */
 };
 
-/* An operation handler. `in` is the request object (borrowed). On success it returns 0 and sets
- * *out to a new reference (the response object); on failure it returns -1 and fills *err. Any
- * state it changed must have been queued to the store before it returns. */
+/* Returned by an operation handler that answers later (a long-poll): it keeps the call and
+ * finishes it with api_call_finish() exactly once. */
+#define API_LATER 1
+
+/* An operation handler. `in` is the request object (borrowed; only valid during this call). On
+ * success it returns 0 and sets *out to a new reference (the response object); on failure it
+ * returns -1 and fills *err; or it returns API_LATER. Any state it changed must have been queued to
+ * the store before it answers. */
 typedef int (*api_op_fn)(struct api_call *call, json_t *in, json_t **out, struct err **err);
+
+/* Answers a call whose handler returned API_LATER: with out (a reference the function takes) on
+ * success, or with err (taken) when out is NULL. The answer, like every answer, waits until the
+ * store has made durable everything queued so far. The call must not be used afterwards. */
+void api_call_finish(struct api_call *call, json_t *out, struct err *err);
 
 struct api_op {
 	const char *name; /* e.g. "CreateCluster" */

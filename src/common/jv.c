@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *type_name(const json_t *j)
+const char *jv_type_name(const json_t *j)
 {
 	switch (json_typeof(j)) {
 	case JSON_OBJECT: return "structure";
@@ -36,7 +36,7 @@ static json_t *member(json_t *obj, const char *key, bool required, int *rc, stru
 static int wrong_type(json_t *v, const char *key, const char *want, struct err **err)
 {
 	return err_set(err, ERR_INVALID_PARAM, "Invalid type for parameter '%s': expected %s, got %s", key,
-		       want, type_name(v));
+		       want, jv_type_name(v));
 }
 
 int jv_str(json_t *obj, const char *key, bool required, const char **out, struct err **err)
@@ -128,7 +128,7 @@ int jv_str_array(json_t *obj, const char *key, bool required, json_t **out, stru
 			*out = NULL;
 			return err_set(err, ERR_INVALID_PARAM,
 				       "Invalid type for parameter '%s[%zu]': expected string, got %s", key,
-				       i, type_name(e));
+				       i, jv_type_name(e));
 		}
 	}
 	return 0;

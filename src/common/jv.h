@@ -24,6 +24,9 @@ int jv_object(json_t *obj, const char *key, bool required, json_t **out, struct 
 /* Reads an array of strings (each element must be a string). *out is borrowed. */
 int jv_str_array(json_t *obj, const char *key, bool required, json_t **out, struct err **err);
 
+/* The AWS shape name of a JSON value's type ("structure", "list", "string", "number", "boolean",
+ * "null"), for messages about wrong member types. */
+const char *jv_type_name(const json_t *j);
 /* A JSON number for a timestamp in epoch seconds, rounded to milliseconds. New reference. */
 json_t *jv_time(double epoch_seconds);
 /* Serializes compactly, keeping member order. The caller frees the string. */

@@ -190,6 +190,17 @@ static void apply_settings(json_t *c, json_t *settings)
 	}
 }
 
+/* Applies the optional parts that CreateCluster and UpdateCluster share (each may be NULL). */
+static void apply_updates(json_t *c, json_t *settings, json_t *cfg, json_t *scd)
+{
+	if (settings)
+		apply_settings(c, settings);
+	if (cfg)
+		json_object_set(c, "configuration", cfg);
+	if (scd)
+		json_object_set(c, "serviceConnectDefaults", scd);
+}
+
 static int check_configuration(json_t *cfg, struct err **err)
 {
 	json_t *ecc, *msc;
@@ -295,12 +306,7 @@ int ecs__create_cluster(struct api_call *call, json_t *in, json_t **out, struct 
 	free(arn);
 	if (tags)
 		ecs__merge_tags(json_object_get(c, "tags"), tags, NULL);
-	if (settings)
-		apply_settings(c, settings);
-	if (cfg)
-		json_object_set(c, "configuration", cfg);
-	if (scd)
-		json_object_set(c, "serviceConnectDefaults", scd);
+	apply_updates(c, settings, cfg, scd);
 	json_t *cps = json_object_get(in, "capacityProviders");
 	if (json_is_array(cps))
 		json_object_set(c, "capacityProviders", cps);
@@ -411,12 +417,7 @@ int ecs__update_cluster(struct api_call *call, json_t *in, json_t **out, struct 
 	json_t *c = ecs__cluster_get(call, sc, ref, err);
 	if (!c)
 		return -1;
-	if (settings)
-		apply_settings(c, settings);
-	if (cfg)
-		json_object_set(c, "configuration", cfg);
-	if (scd)
-		json_object_set(c, "serviceConnectDefaults", scd);
+	apply_updates(c, settings, cfg, scd);
 	ecs__cluster_save(ecs__of(call), sc, c);
 	*out = json_pack("{s:o}", "cluster", cluster_view(sc, c, NULL, true));
 	return 0;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/xalloc.h"
+#include "common/jv.h"
 #include "ecs/tdval-int.h"
 
 #define END                  \
@@ -372,25 +373,10 @@ static void path_cut(struct buf *path, size_t mark)
 	}
 }
 
-static const char *json_kind(const json_t *j)
-{
-	switch (json_typeof(j)) {
-	case JSON_OBJECT: return "structure";
-	case JSON_ARRAY: return "list";
-	case JSON_STRING: return "string";
-	case JSON_INTEGER:
-	case JSON_REAL: return "number";
-	case JSON_TRUE:
-	case JSON_FALSE: return "boolean";
-	case JSON_NULL: return "null";
-	}
-	return "value";
-}
-
 static int wrong_type(struct buf *path, json_t *v, const char *want, struct err **err)
 {
 	return err_set(err, ERR_INVALID_PARAM, "Invalid type for parameter '%s': expected %s, got %s",
-		       path->p, want, json_kind(v));
+		       path->p, want, jv_type_name(v));
 }
 
 static json_t *copy_string(json_t *v, const struct tdval__member *m, struct buf *path, struct err **err)
