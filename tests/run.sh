@@ -10,7 +10,8 @@ export GANTRY_BIN="$ROOT/build/san/gantry"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 export CMOCKA_MESSAGE_OUTPUT=TAP
-LOGDIR="$ROOT/build/test-logs"
+# Each run has its own log directory, so that concurrent runs cannot wipe each other's logs.
+LOGDIR="$ROOT/build/test-logs/run.$$"
 rm -rf "$LOGDIR"; mkdir -p "$LOGDIR"
 pattern="${1:-}"
 passed=0; failed=0
@@ -23,8 +24,13 @@ run_suite() { # name, command...
 	"$@" >"$log" 2>&1
 	local rc=$?
 	local ok nok
-	ok=$(grep -cE '^ok [0-9]+' "$log")
-	nok=$(grep -cE '^not ok [0-9]+' "$log")
+	ok=0; nok=0
+	if [ -f "$log" ]; then
+		ok=$(grep -cE '^ok [0-9]+' "$log")
+		nok=$(grep -cE '^not ok [0-9]+' "$log")
+	else
+		echo "    (log $log is missing)"; nok=1
+	fi
 	if [ "$rc" -ne 0 ] && [ "$nok" -eq 0 ]; then nok=1; fi
 	if [ "$ok" -eq 0 ] && [ "$nok" -eq 0 ]; then nok=1; fi # a suite that ran nothing failed
 	passed=$((passed + ok)); failed=$((failed + nok))

@@ -119,6 +119,8 @@ const char *api_error_type(enum err_kind kind, unsigned *status)
 		[ERR_LIMIT_EXCEEDED] = {"LimitExceededException", 400},
 		[ERR_ACCESS_DENIED] = {"AccessDeniedException", 400},
 		[ERR_UNAVAILABLE] = {"ServiceUnavailableException", 503},
+		[ERR_TARGET_NOT_FOUND] = {"TargetNotFoundException", 400},
+		[ERR_ATTRIBUTE_LIMIT] = {"AttributeLimitExceededException", 400},
 	};
 	if ((unsigned)kind >= ERR_KIND_COUNT || !map[kind].type)
 		kind = ERR_INTERNAL;

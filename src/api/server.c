@@ -77,6 +77,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
 	api_set_stopping(s->api);
 	hsrv_quiesce(s->http);
+	ecs_stop(s->ecs);
 	store_when_durable(s->store, store_last_seq(s->store), finish_stop, s);
 }
 
@@ -154,6 +155,8 @@ int server_run(const struct server_opts *opts, struct err **err)
 	s.ecs = ecs_new(s.store);
 	if (ecs_load(s.ecs, err) < 0)
 		goto out;
+	struct ecs_options eo = {.agent_timeout_s = opts->agent_timeout_s};
+	ecs_start(s.ecs, &s.loop, &eo);
 	s.api = api_new(s.creds, s.store, NULL);
 	ecs_add_to_api(s.ecs, s.api);
 	s.http = hsrv_start(&s.loop, &addr, API_BODY_MAX, api_handle, s.api, err);
@@ -174,6 +177,8 @@ int server_run(const struct server_opts *opts, struct err **err)
 	uv_run(&s.loop, UV_RUN_DEFAULT);
 	rc = 0;
 out:
+	if (s.ecs)
+		ecs_stop(s.ecs);
 	hsrv_stop(s.http);
 	if (s.store && store_flush(s.store, rc == 0 ? err : NULL) < 0)
 		rc = -1;

@@ -10,6 +10,7 @@ struct server_opts {
 	const char *data_dir;	 /* state directory */
 	const char *credentials; /* credentials file; NULL = <data_dir>/credentials */
 	const char *region;	 /* the server's home region */
+	double agent_timeout_s;	 /* agents silent this long are disconnected (0 = default, 60 s) */
 	const char *ready_file;	 /* when set, "http://ADDR:PORT\n" is written there once serving */
 	/* When set, called once the listener is bound, with the URL clients use (e.g. for
 	 * `gantry dev` to print the environment with the real port). */

@@ -10,6 +10,7 @@ static void usage(FILE *f)
 		   "\n"
 		   "commands:\n"
 		   "  server    run the control plane (ECS API) on --listen with state in --data\n"
+		   "  agent     run the host agent (or --count N hollow agents) against a server\n"
 		   "  dev       run a server on 127.0.0.1:7700 with state in ./gantry-data; prints the\n"
 		   "            environment for the aws CLI\n"
 		   "  version   print the version\n"
@@ -26,6 +27,8 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "server") == 0)
 		return cmd_server(argc - 1, argv + 1);
+	if (strcmp(cmd, "agent") == 0)
+		return cmd_agent(argc - 1, argv + 1);
 	if (strcmp(cmd, "dev") == 0)
 		return cmd_dev(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)

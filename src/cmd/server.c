@@ -17,6 +17,8 @@ static void usage(FILE *f)
 		   "                        (default DIR/credentials)\n"
 		   "  --region REGION       the server's region (default " SERVER_DEFAULT_REGION ")\n"
 		   "  --ready-file FILE     write the serving URL to FILE once listening\n"
+		   "  --agent-timeout SECS  an agent that has not polled for this long is disconnected\n"
+		   "                        (default 60)\n"
 		   "  --log-level LEVEL     debug, info, warn or error (default info)\n");
 }
 
@@ -34,6 +36,7 @@ int cmd_server(int argc, char **argv)
 		{"region", required_argument, NULL, 'r'},
 		{"ready-file", required_argument, NULL, 'R'},
 		{"log-level", required_argument, NULL, 'L'},
+		{"agent-timeout", required_argument, NULL, 'A'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -46,6 +49,15 @@ int cmd_server(int argc, char **argv)
 		case 'c': o.credentials = optarg; break;
 		case 'r': o.region = optarg; break;
 		case 'R': o.ready_file = optarg; break;
+		case 'A': {
+			char *end;
+			o.agent_timeout_s = strtod(optarg, &end);
+			if (*end || o.agent_timeout_s <= 0 || o.agent_timeout_s > 86400) {
+				fprintf(stderr, "gantry server: bad --agent-timeout '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		}
 		case 'L':
 			if (log_parse_level(optarg, &lvl) < 0) {
 				fprintf(stderr, "gantry server: bad --log-level '%s'\n", optarg);

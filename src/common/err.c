@@ -104,6 +104,8 @@ const char *err_kind_name(enum err_kind kind)
 		[ERR_LIMIT_EXCEEDED] = "limit-exceeded",
 		[ERR_ACCESS_DENIED] = "access-denied",
 		[ERR_UNAVAILABLE] = "unavailable",
+		[ERR_TARGET_NOT_FOUND] = "target-not-found",
+		[ERR_ATTRIBUTE_LIMIT] = "attribute-limit",
 	};
 	if ((unsigned)kind >= ERR_KIND_COUNT || !names[kind])
 		return "unknown";

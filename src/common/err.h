@@ -22,7 +22,11 @@ enum err_kind {
 	ERR_CLUSTER_HAS_TASKS,	   /* ClusterContainsTasksException */
 	ERR_LIMIT_EXCEEDED,	   /* LimitExceededException */
 	ERR_ACCESS_DENIED,	   /* AccessDeniedException */
-	ERR_UNAVAILABLE,	   /* the server is shutting down: ServiceUnavailableException, 503 */
+	ERR_UNAVAILABLE,
+	ERR_TARGET_NOT_FOUND, /* TargetNotFoundException (attributes) */
+	ERR_ATTRIBUTE_LIMIT,
+	/* AttributeLimitExceededException */ /* the server is shutting down: ServiceUnavailableException, 503
+					       */
 	ERR_KIND_COUNT
 };
 

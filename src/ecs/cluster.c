@@ -74,18 +74,87 @@ json_t *ecs__cluster_get(struct api_call *call, struct ecs_scope *sc, const char
 	return c;
 }
 
-/* Counts of what a cluster holds. Container instances, tasks and services are not kept yet, so
- * nothing can be in a cluster; the counts are computed here so that the operations that add them
- * only have to fill this in. */
+struct ecs_cluster *ecs__cluster_rt(struct ecs_scope *sc, const char *name)
+{
+	struct ecs_cluster *cl = hmap_get(sc->runtime, name);
+	if (cl)
+		return cl;
+	cl = xcalloc(1, sizeof(*cl));
+	cl->name = xstrdup(name);
+	cl->sc = sc;
+	/* Each cluster's random strategy gets its own stream from the server's seed. */
+	cl->sched =
+		sched_cluster_new(sc->ecs->seed ^ (uint64_t)hmap_size(sc->runtime) * 0x9e3779b97f4a7c15ull);
+	cl->instances = hmap_new();
+	cl->tasks = json_object();
+	cl->tokens = json_object();
+	cl->stopped = json_array();
+	hmap_put(sc->runtime, name, cl);
+	return cl;
+}
+
+void ecs__cluster_rt_free(struct ecs_cluster *cl)
+{
+	if (!cl)
+		return;
+	size_t it = 0;
+	void *v;
+	while (hmap_next(cl->instances, &it, NULL, &v))
+		ecs__instance_free(v);
+	hmap_free(cl->instances);
+	sched_cluster_free(cl->sched);
+	json_decref(cl->tasks);
+	json_decref(cl->tokens);
+	json_decref(cl->stopped);
+	free(cl->name);
+	free(cl);
+}
+
+struct ecs_cluster *ecs__cluster_find(struct api_call *call, const char *ref, struct err **err)
+{
+	struct ecs_scope *sc = ecs__call_scope(call);
+	json_t *c = ecs__cluster_get(call, sc, ref, err);
+	if (!c)
+		return NULL;
+	return ecs__cluster_rt(sc, json_string_value(json_object_get(c, "clusterName")));
+}
+
+void ecs__cluster_counts(struct ecs_cluster *cl, long long *instances, long long *running, long long *pending)
+{
+	*instances = *running = *pending = 0;
+	size_t it = 0;
+	void *v;
+	while (hmap_next(cl->instances, &it, NULL, &v)) {
+		const char *st =
+			json_string_value(json_object_get(((struct ecs_instance *)v)->doc, "status"));
+		if (st && (strcmp(st, "ACTIVE") == 0 || strcmp(st, "DRAINING") == 0))
+			(*instances)++;
+	}
+	const char *id;
+	json_t *t;
+	json_object_foreach (cl->tasks, id, t) {
+		const char *st = json_string_value(json_object_get(t, "lastStatus"));
+		if (!st)
+			continue;
+		if (strcmp(st, "RUNNING") == 0)
+			(*running)++;
+		else if (strcmp(st, "PROVISIONING") == 0 || strcmp(st, "PENDING") == 0 ||
+			 strcmp(st, "ACTIVATING") == 0)
+			(*pending)++;
+	}
+}
+
+/* Counts of what a cluster holds (services are not kept yet: none can exist). */
 struct cluster_counts {
 	long long instances, running, pending, services;
 };
 
 static void cluster_count(struct ecs_scope *sc, const char *name, struct cluster_counts *c)
 {
-	(void)sc;
-	(void)name;
 	memset(c, 0, sizeof(*c));
+	struct ecs_cluster *cl = hmap_get(sc->runtime, name);
+	if (cl)
+		ecs__cluster_counts(cl, &c->instances, &c->running, &c->pending);
 }
 
 static json_t *statistics(const struct cluster_counts *c)
@@ -367,11 +436,6 @@ int ecs__describe_clusters(struct api_call *call, json_t *in, json_t **out, stru
 	return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 int ecs__list_clusters(struct api_call *call, json_t *in, json_t **out, struct err **err)
 {
 	long long max;
@@ -388,7 +452,7 @@ int ecs__list_clusters(struct api_call *call, json_t *in, json_t **out, struct e
 		    (!after || strcmp(key, after) > 0))
 			names[n++] = key;
 	}
-	qsort(names, n, sizeof(*names), cmp_str);
+	qsort(names, n, sizeof(*names), ecs__cmp_strp);
 	json_t *arns = json_array();
 	size_t shown = n < (size_t)max ? n : (size_t)max;
 	for (size_t i = 0; i < shown; i++)

@@ -6,24 +6,60 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include <stdint.h>
+#include <uv.h>
+
 #include "api/api.h"
 #include "common/err.h"
+#include "common/hmap.h"
+#include "sched/sched.h"
 
 /* Store kinds. Keys are "<account>/<region>/<rest>". */
-#define ECS_KIND_CLUSTER "ecs.cluster" /* rest: cluster name; doc: the Cluster */
-#define ECS_KIND_TASKDEF "ecs.taskdef" /* rest: family/%08d revision; doc: {taskDefinition, tags} */
-#define ECS_KIND_SETTING "ecs.setting" /* rest: principalArn|name; doc: the Setting */
+#define ECS_KIND_CLUSTER  "ecs.cluster"	 /* rest: cluster name; doc: the Cluster */
+#define ECS_KIND_TASKDEF  "ecs.taskdef"	 /* rest: family/%08d revision; doc: {taskDefinition, tags} */
+#define ECS_KIND_SETTING  "ecs.setting"	 /* rest: principalArn|name; doc: the Setting */
+#define ECS_KIND_INSTANCE "ecs.instance" /* rest: cluster/id; doc: the ContainerInstance (stored part) */
+#define ECS_KIND_TASK	  "ecs.task"	 /* rest: cluster/id; doc: the Task (with internal "_" members) */
 
 /* Tags per resource, as ECS bounds them. */
 #define ECS_TAGS_MAX 50
 
+struct ecs_scope;
+struct ecs_cluster;
+struct ecs_poll;
+
+/* A container instance: its stored document plus what the server tracks about its agent. */
+struct ecs_instance {
+	char *id; /* the id part of its ARN */
+	struct ecs_cluster *cl;
+	json_t *doc;		  /* the stored ContainerInstance; the computed members are added on output */
+	json_t *tasks;		  /* task id -> Task (the same references as in cl->tasks): its desired set */
+	uint64_t desired_version; /* bumped whenever what its agent should run changes */
+	struct ecs_poll *polls;	  /* polls held open by its agent */
+	uint64_t last_seen_ms;	  /* monotonic time the last poll arrived */
+	bool connected;
+};
+
+/* The runtime of one cluster: its instances, its tasks and the placement view over them. */
+struct ecs_cluster {
+	char *name;
+	struct ecs_scope *sc;
+	struct sched_cluster *sched;
+	struct hmap *instances; /* id -> struct ecs_instance */
+	json_t *tasks;		/* task id -> Task document */
+	json_t *tokens;		/* RunTask clientToken -> array of the task ids it made */
+	json_t *stopped;	/* ids of STOPPED tasks, oldest stop first (for the purge) */
+};
+
 /* One account in one region: everything a caller can see. Accounts never share a scope. */
 struct ecs_scope {
+	struct ecs *ecs;
 	char *account;
 	char *region;
-	json_t *clusters; /* name -> Cluster document (incl. "tags") */
-	json_t *families; /* family -> array of {taskDefinition, tags}, index = revision - 1 */
-	json_t *settings; /* "principalArn|name" -> Setting */
+	json_t *clusters;     /* name -> Cluster document (incl. "tags") */
+	json_t *families;     /* family -> array of {taskDefinition, tags}, index = revision - 1 */
+	json_t *settings;     /* "principalArn|name" -> Setting */
+	struct hmap *runtime; /* cluster name -> struct ecs_cluster */
 };
 
 struct ecs {
@@ -31,7 +67,52 @@ struct ecs {
 	/* Few accounts and regions per server, so a plain array searched linearly. */
 	struct ecs_scope **scopes;
 	size_t nscopes;
+	uv_loop_t *loop;	/* NULL until ecs_start: no timers, no held polls */
+	uv_timer_t tick;	/* agent liveness and the purge of old stopped tasks */
+	double agent_timeout_s; /* an agent silent this long is disconnected */
+	double stopped_ttl_s;	/* stopped tasks stay visible this long */
+	uint64_t seed;
+	bool stopping;
 };
+
+/* The runtime of cluster `name` in sc, created empty on first use. Never NULL. */
+struct ecs_cluster *ecs__cluster_rt(struct ecs_scope *sc, const char *name);
+/* The runtime of an ACTIVE cluster named by ref (name or ARN; NULL = "default"), or NULL with
+ * ClusterNotFoundException. */
+struct ecs_cluster *ecs__cluster_find(struct api_call *call, const char *ref, struct err **err);
+/* Frees a cluster runtime (at shutdown). */
+void ecs__cluster_rt_free(struct ecs_cluster *cl);
+/* Counts for DescribeClusters and DeleteCluster. */
+void ecs__cluster_counts(struct ecs_cluster *cl, long long *instances, long long *running,
+			 long long *pending);
+
+/* Instances (instance.c). Resolves a container instance id or ARN within cl; NULL when unknown. */
+struct ecs_instance *ecs__instance_find(struct ecs_cluster *cl, const char *ref);
+/* The ContainerInstance as the API shows it (new reference). */
+json_t *ecs__instance_view(struct ecs_instance *in, bool with_tags);
+/* Queues an instance's document to the store. */
+void ecs__instance_save(struct ecs_instance *in);
+/* Marks the instance's desired state changed because of `task` (NULL: the instance itself): bumps
+ * the version, records it on the task (so that polls send the specs of changed tasks only) and
+ * answers held polls. */
+void ecs__instance_changed(struct ecs_instance *in, json_t *task);
+/* Frees an instance runtime (at shutdown; the sched view is freed separately). */
+void ecs__instance_free(struct ecs_instance *in);
+
+/* Tasks (task.c). The API view of a task (new reference): internal members stripped. */
+json_t *ecs__task_view(json_t *task, bool with_tags);
+/* Queues a task to the store. */
+void ecs__task_save(struct ecs_cluster *cl, json_t *task);
+/* Moves a task to STOPPED now (releasing what it holds) with the given stop code and reason, as
+ * when an instance is deregistered with tasks on it. */
+void ecs__task_stop_now(struct ecs_cluster *cl, json_t *task, const char *code, const char *reason);
+/* Whether a task's lastStatus is STOPPED. */
+bool ecs__task_stopped(json_t *task);
+
+/* The agent poll (agentproto.c): answers every held poll of the instance with its current state. */
+void ecs__polls_answer(struct ecs_instance *in);
+/* Drops the held polls of an instance without answering (only when freeing at exit). */
+void ecs__polls_drop(struct ecs_instance *in);
 
 /* The scope for account/region, created empty on first use. Never NULL. */
 struct ecs_scope *ecs__scope(struct ecs *ecs, const char *account, const char *region);
@@ -47,6 +128,8 @@ void ecs__persist(struct ecs *ecs, struct ecs_scope *sc, const char *kind, const
 int ecs__check_tags(json_t *tags, const char *member, struct err **err);
 /* Merges new tags into the list `have` (same key: value replaced). Enforces ECS_TAGS_MAX. */
 int ecs__merge_tags(json_t *have, json_t *add, struct err **err);
+/* qsort comparison of two `const char *` elements. */
+int ecs__cmp_strp(const void *a, const void *b);
 /* True when `include` (an array of strings, may be NULL) contains name. */
 bool ecs__includes(json_t *include, const char *name);
 
@@ -56,6 +139,9 @@ json_t *ecs__cluster_get(struct api_call *call, struct ecs_scope *sc, const char
 /* A task definition's record {taskDefinition, tags} by "family:revision", "family" (latest ACTIVE)
  * or ARN (borrowed), or NULL with ClientException. */
 json_t *ecs__taskdef_record(struct api_call *call, struct ecs_scope *sc, const char *ref, struct err **err);
+/* The record of a task definition ARN within sc (any status), or NULL. For tasks, which name
+ * their definition by ARN. */
+json_t *ecs__taskdef_record_any(struct ecs_scope *sc, const char *arn);
 /* Queues a task definition record to the store. */
 void ecs__taskdef_save(struct ecs *ecs, struct ecs_scope *sc, json_t *rec);
 /* Queues a cluster document to the store. */
@@ -86,9 +172,33 @@ int ecs__put_account_setting(struct api_call *call, json_t *in, json_t **out, st
 int ecs__put_account_setting_default(struct api_call *call, json_t *in, json_t **out, struct err **err);
 int ecs__delete_account_setting(struct api_call *call, json_t *in, json_t **out, struct err **err);
 
+int ecs__register_container_instance(struct api_call *call, json_t *in, json_t **out, struct err **err);
+int ecs__deregister_container_instance(struct api_call *call, json_t *in, json_t **out, struct err **err);
+int ecs__describe_container_instances(struct api_call *call, json_t *in, json_t **out, struct err **err);
+int ecs__list_container_instances(struct api_call *call, json_t *in, json_t **out, struct err **err);
+int ecs__update_container_instances_state(struct api_call *call, json_t *in, json_t **out, struct err **err);
+int ecs__put_attributes(struct api_call *call, json_t *in, json_t **out, struct err **err);
+int ecs__delete_attributes(struct api_call *call, json_t *in, json_t **out, struct err **err);
+int ecs__list_attributes(struct api_call *call, json_t *in, json_t **out, struct err **err);
+int ecs__run_task(struct api_call *call, json_t *in, json_t **out, struct err **err);
+int ecs__start_task(struct api_call *call, json_t *in, json_t **out, struct err **err);
+int ecs__stop_task(struct api_call *call, json_t *in, json_t **out, struct err **err);
+int ecs__describe_tasks(struct api_call *call, json_t *in, json_t **out, struct err **err);
+int ecs__list_tasks(struct api_call *call, json_t *in, json_t **out, struct err **err);
+int ecs__submit_task_state_change(struct api_call *call, json_t *in, json_t **out, struct err **err);
+int ecs__submit_container_state_change(struct api_call *call, json_t *in, json_t **out, struct err **err);
+int ecs__agent_poll(struct api_call *call, json_t *in, json_t **out, struct err **err);
+
+/* Periodic work (agentproto.c): disconnect silent agents. */
+void ecs__check_agents(struct ecs *ecs);
+/* Periodic work (task.c): purge stopped tasks older than ecs->stopped_ttl_s. */
+void ecs__purge_stopped(struct ecs *ecs);
+
 /* Loaders, called by ecs_load for each stored document of their kind. */
 int ecs__load_cluster(struct ecs_scope *sc, const char *rest, json_t *doc, struct err **err);
 int ecs__load_taskdef(struct ecs_scope *sc, const char *rest, json_t *doc, struct err **err);
 int ecs__load_setting(struct ecs_scope *sc, const char *rest, json_t *doc, struct err **err);
+int ecs__load_instance(struct ecs_scope *sc, const char *rest, json_t *doc, struct err **err);
+int ecs__load_task(struct ecs_scope *sc, const char *rest, json_t *doc, struct err **err);
 
 #endif

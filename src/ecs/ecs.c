@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ids.h"
 #include "common/jv.h"
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -30,13 +31,75 @@ static const struct api_op ecs_ops[] = {
 	{"PutAccountSetting", ecs__put_account_setting},
 	{"PutAccountSettingDefault", ecs__put_account_setting_default},
 	{"DeleteAccountSetting", ecs__delete_account_setting},
+	{"RegisterContainerInstance", ecs__register_container_instance},
+	{"DeregisterContainerInstance", ecs__deregister_container_instance},
+	{"DescribeContainerInstances", ecs__describe_container_instances},
+	{"ListContainerInstances", ecs__list_container_instances},
+	{"UpdateContainerInstancesState", ecs__update_container_instances_state},
+	{"PutAttributes", ecs__put_attributes},
+	{"DeleteAttributes", ecs__delete_attributes},
+	{"ListAttributes", ecs__list_attributes},
+	{"RunTask", ecs__run_task},
+	{"StartTask", ecs__start_task},
+	{"StopTask", ecs__stop_task},
+	{"DescribeTasks", ecs__describe_tasks},
+	{"ListTasks", ecs__list_tasks},
+	{"SubmitTaskStateChange", ecs__submit_task_state_change},
+	{"SubmitContainerStateChange", ecs__submit_container_state_change},
+};
+
+static const struct api_op agent_ops[] = {
+	{"Poll", ecs__agent_poll},
 };
 
 struct ecs *ecs_new(struct store *store)
 {
 	struct ecs *ecs = xcalloc(1, sizeof(*ecs));
 	ecs->store = store;
+	ecs->agent_timeout_s = 60;
+	ecs->stopped_ttl_s = 3600;
+	ids_random(&ecs->seed, sizeof(ecs->seed));
 	return ecs;
+}
+
+/* Once a second: agent liveness, and the purge of old stopped tasks. */
+static void on_tick(uv_timer_t *t)
+{
+	struct ecs *ecs = t->data;
+	ecs__check_agents(ecs);
+	ecs__purge_stopped(ecs);
+}
+
+void ecs_start(struct ecs *ecs, uv_loop_t *loop, const struct ecs_options *opts)
+{
+	ecs->loop = loop;
+	if (opts && opts->agent_timeout_s > 0)
+		ecs->agent_timeout_s = opts->agent_timeout_s;
+	if (opts && opts->stopped_ttl_s > 0)
+		ecs->stopped_ttl_s = opts->stopped_ttl_s;
+	uv_timer_init(loop, &ecs->tick);
+	ecs->tick.data = ecs;
+	uv_timer_start(&ecs->tick, on_tick, 1000, 1000);
+}
+
+void ecs_stop(struct ecs *ecs)
+{
+	if (!ecs->loop || ecs->stopping)
+		return;
+	ecs->stopping = true;
+	uv_timer_stop(&ecs->tick);
+	uv_close((uv_handle_t *)&ecs->tick, NULL);
+	for (size_t i = 0; i < ecs->nscopes; i++) {
+		size_t it = 0;
+		void *v;
+		while (hmap_next(ecs->scopes[i]->runtime, &it, NULL, &v)) {
+			struct ecs_cluster *cl = v;
+			size_t jt = 0;
+			void *iv;
+			while (hmap_next(cl->instances, &jt, NULL, &iv))
+				ecs__polls_answer(iv);
+		}
+	}
 }
 
 void ecs_free(struct ecs *ecs)
@@ -50,6 +113,11 @@ void ecs_free(struct ecs *ecs)
 		json_decref(sc->clusters);
 		json_decref(sc->families);
 		json_decref(sc->settings);
+		size_t it = 0;
+		void *v;
+		while (hmap_next(sc->runtime, &it, NULL, &v))
+			ecs__cluster_rt_free(v);
+		hmap_free(sc->runtime);
 		free(sc);
 	}
 	free(ecs->scopes);
@@ -69,6 +137,8 @@ struct ecs_scope *ecs__scope(struct ecs *ecs, const char *account, const char *r
 	sc->clusters = json_object();
 	sc->families = json_object();
 	sc->settings = json_object();
+	sc->runtime = hmap_new();
+	sc->ecs = ecs;
 	ecs->scopes = xrealloc(ecs->scopes, (ecs->nscopes + 1) * sizeof(*ecs->scopes));
 	ecs->scopes[ecs->nscopes++] = sc;
 	return sc;
@@ -137,9 +207,9 @@ int ecs_load(struct ecs *ecs, struct err **err)
 		const char *kind;
 		int (*fn)(struct ecs_scope *, const char *, json_t *, struct err **);
 	} kinds[] = {
-		{ECS_KIND_CLUSTER, ecs__load_cluster},
-		{ECS_KIND_TASKDEF, ecs__load_taskdef},
-		{ECS_KIND_SETTING, ecs__load_setting},
+		{ECS_KIND_CLUSTER, ecs__load_cluster}, {ECS_KIND_TASKDEF, ecs__load_taskdef},
+		{ECS_KIND_SETTING, ecs__load_setting}, {ECS_KIND_INSTANCE, ecs__load_instance},
+		{ECS_KIND_TASK, ecs__load_task},
 	};
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		struct load_ctx lc = {ecs, kinds[i].kind, kinds[i].fn, err};
@@ -153,6 +223,8 @@ void ecs_add_to_api(struct ecs *ecs, struct api *api)
 {
 	api_add_service(api, ECS_TARGET_PREFIX, ECS_SIGNING_NAME, ecs_ops,
 			sizeof(ecs_ops) / sizeof(ecs_ops[0]), ecs);
+	api_add_service(api, ECS_AGENT_TARGET_PREFIX, ECS_SIGNING_NAME, agent_ops,
+			sizeof(agent_ops) / sizeof(agent_ops[0]), ecs);
 }
 
 bool ecs__includes(json_t *include, const char *name)
@@ -166,4 +238,9 @@ bool ecs__includes(json_t *include, const char *name)
 			return true;
 	}
 	return false;
+}
+
+int ecs__cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }

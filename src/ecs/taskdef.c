@@ -177,18 +177,13 @@ int ecs__describe_task_definition(struct api_call *call, json_t *in, json_t **ou
 struct td_key {
 	const char *family;
 	long long rev;
-	char key[300]; /* family:%08lld, the pagination key */
+	char key[300]; /* "family %08lld", the sort and pagination key */
 	json_t *rec;
 };
 
 static int cmp_key(const void *a, const void *b)
 {
 	return strcmp(((const struct td_key *)a)->key, ((const struct td_key *)b)->key);
-}
-
-static int cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 static int check_enum(const char *v, const char *member, const char *const *allowed, struct err **err)
@@ -242,7 +237,9 @@ int ecs__list_task_definitions(struct api_call *call, json_t *in, json_t **out, 
 			keys[n].family = fam;
 			keys[n].rev = (long long)i + 1;
 			keys[n].rec = rec;
-			snprintf(keys[n].key, sizeof(keys[n].key), "%s:%08lld", fam, (long long)i + 1);
+			/* "family revision": a space sorts below every character a family may hold, so
+			 * families order as ECS lists them (web before web-app) and revisions numerically. */
+			snprintf(keys[n].key, sizeof(keys[n].key), "%s %08lld", fam, (long long)i + 1);
 			n++;
 		}
 	}
@@ -281,7 +278,7 @@ int ecs__list_task_definition_families(struct api_call *call, json_t *in, json_t
 	    page_max_results(in, 100, 100, &max, err) < 0 || page_after(in, &after, err) < 0)
 		return -1;
 	if (!status)
-		status = "ACTIVE";
+		status = "ALL"; /* ECS: by default both ACTIVE and INACTIVE families are listed */
 	struct ecs_scope *sc = ecs__call_scope(call);
 	size_t n = 0;
 	const char **names = xcalloc(json_object_size(sc->families) + 1, sizeof(*names));
@@ -301,7 +298,7 @@ int ecs__list_task_definition_families(struct api_call *call, json_t *in, json_t
 		if (strcmp(status, "ALL") == 0 || (strcmp(status, "ACTIVE") == 0) == active)
 			names[n++] = fam;
 	}
-	qsort(names, n, sizeof(*names), cmp_names);
+	qsort(names, n, sizeof(*names), ecs__cmp_strp);
 	json_t *families = json_array();
 	size_t shown = n < (size_t)max ? n : (size_t)max;
 	for (size_t i = 0; i < shown; i++)
@@ -389,4 +386,17 @@ int ecs__delete_task_definitions(struct api_call *call, json_t *in, json_t **out
 	}
 	*out = json_pack("{s:o, s:o}", "taskDefinitions", done, "failures", failures);
 	return 0;
+}
+
+json_t *ecs__taskdef_record_any(struct ecs_scope *sc, const char *arn)
+{
+	const char *p = arn ? strstr(arn, ":task-definition/") : NULL;
+	if (!p)
+		return NULL;
+	long long rev;
+	char *family = split_ref(p + strlen(":task-definition/"), &rev);
+	json_t *revs = family ? json_object_get(sc->families, family) : NULL;
+	free(family);
+	json_t *rec = revs && rev > 0 ? json_array_get(revs, (size_t)rev - 1) : NULL;
+	return json_is_object(rec) ? rec : NULL;
 }

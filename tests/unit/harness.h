@@ -187,6 +187,14 @@ static inline unsigned harness_ecs(struct harness *h, const char *op, const char
 	return harness_call_as(h, H_KEY_A, H_SECRET_A, target, body);
 }
 
+/* An agent-protocol call as account A. */
+static inline unsigned harness_agent(struct harness *h, const char *op, const char *body)
+{
+	char target[128];
+	snprintf(target, sizeof(target), "GantryAgent_20261122.%s", op);
+	return harness_call_as(h, H_KEY_A, H_SECRET_A, target, body);
+}
+
 /* The last answer's body parsed (new reference), or NULL. */
 static inline json_t *harness_json(struct harness *h)
 {

@@ -12,6 +12,7 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/enc.h"
+#include "common/hmap.h"
 #include "common/err.h"
 #include "common/ids.h"
 #include "common/jv.h"
@@ -204,6 +205,46 @@ static void test_err_context(void **state)
 	err_free(e);
 }
 
+/* The map against a brute-force model under many inserts and deletes (deletion must keep every
+ * other key findable). */
+static void test_hmap_against_model(void **state)
+{
+	(void)state;
+	struct hmap *m = hmap_new();
+	enum { N = 3000 };
+	static int present[N];
+	memset(present, 0, sizeof(present));
+	unsigned seed = 12345;
+	char key[32];
+	for (int step = 0; step < 60000; step++) {
+		seed = seed * 1103515245u + 12345u;
+		int k = (int)((seed >> 8) % N);
+		snprintf(key, sizeof(key), "key-%d", k);
+		if ((seed >> 4) & 1) {
+			hmap_put(m, key, &present[k]);
+			present[k] = 1;
+		} else {
+			void *v = hmap_del(m, key);
+			assert_true((v != NULL) == (present[k] == 1));
+			present[k] = 0;
+		}
+	}
+	size_t count = 0;
+	for (int k = 0; k < N; k++) {
+		snprintf(key, sizeof(key), "key-%d", k);
+		assert_true((hmap_get(m, key) != NULL) == (present[k] == 1));
+		count += (size_t)present[k];
+	}
+	assert_int_equal(hmap_size(m), count);
+	size_t it = 0, seen = 0;
+	const char *k;
+	void *v;
+	while (hmap_next(m, &it, &k, &v))
+		seen++;
+	assert_int_equal(seen, count);
+	hmap_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -214,6 +255,7 @@ int main(void)
 		cmocka_unit_test(test_arn),
 		cmocka_unit_test(test_clock_and_ids),
 		cmocka_unit_test(test_err_context),
+		cmocka_unit_test(test_hmap_against_model),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,125 @@
+/* The agent's container runtime interface: what the agent asks of whatever runs a task's containers
+ * (start a task, stop it, forget it) and what it hears back (one event per container transition).
+ * The agent owns the task state machine on top of it (when a task is RUNNING, that an essential
+ * container's exit stops the task, what is reported to the server); a runtime only runs containers.
+ *
+ * Implementations: `fake` (runtime_fake.c: starts no processes, for hollow hosts and tests); `crun`
+ * (conmon + crun, to come) implements the same operations.
+ *
+ * Contract every runtime keeps:
+ * - Events are delivered on the loop, never from inside runtime_start() or runtime_stop().
+ * - Per task: at most one RUNTIME_PULLED, before any RUNTIME_CONTAINER_RUNNING; per container at
+ *   most one RUNTIME_CONTAINER_RUNNING and then exactly one RUNTIME_CONTAINER_STOPPED, which a
+ *   container that never ran gets too (without an exit code) once the task is stopped or fails.
+ * - After runtime_stop() every container still alive is stopped (a real runtime: SIGTERM, then
+ *   SIGKILL after the container's stopTimeout) and reported STOPPED.
+ * - After runtime_release() no event is delivered for the task and the handle is gone; the
+ *   containers are left as they are (an agent that exits leaves its containers running).
+ * - runtime_start() for a task the runtime still runs from an earlier life of the agent (the agent
+ *   restarted) adopts those containers instead of starting new ones and reports their states. */
+#ifndef GANTRY_RUNTIME_H
+#define GANTRY_RUNTIME_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "common/err.h"
+
+struct runtime;
+struct runtime_task;
+
+/* One container of a task to start. */
+struct runtime_container {
+	const char *name;
+	bool essential;
+	json_t *def;	  /* its containerDefinition with the task's containerOverrides applied */
+	json_t *bindings; /* the networkBindings the server reserved for it (array), or NULL */
+};
+
+/* What runtime_start() runs. Everything is borrowed for the duration of the call only: a runtime
+ * copies (or increfs) what it keeps. */
+struct runtime_spec {
+	const char *task_arn;
+	json_t *task;	 /* the Task as DescribeTasks shows it */
+	json_t *taskdef; /* the TaskDefinition it runs */
+	const struct runtime_container *containers;
+	size_t ncontainers;
+};
+
+enum runtime_event_kind {
+	RUNTIME_PULLED,		   /* every image is ready (pull_started_at / pull_stopped_at) */
+	RUNTIME_CONTAINER_RUNNING, /* container `index` started (runtime_id, bindings) */
+	RUNTIME_CONTAINER_STOPPED, /* container `index` exited, or will never start (exit code, reason) */
+};
+
+struct runtime_event {
+	enum runtime_event_kind kind;
+	size_t index;				 /* the container: its position in the spec */
+	double pull_started_at, pull_stopped_at; /* PULLED: epoch seconds */
+	const char *runtime_id;			 /* RUNNING: the runtime's id of the container */
+	json_t *bindings;			 /* RUNNING: the host ports it got (array, or NULL) */
+	bool has_exit_code;			 /* STOPPED: false when the container never ran */
+	int exit_code;				 /* STOPPED: when has_exit_code */
+	const char
+		*reason; /* STOPPED: why, when not a plain exit ("CannotPullContainerError: ..."), or NULL */
+};
+
+/* Receives a task's events; ev and everything it points to is borrowed for the call only. The
+ * callback may call runtime_stop() or runtime_release() on the task. */
+typedef void (*runtime_event_fn)(void *arg, const struct runtime_event *ev);
+
+/* Options of the fake runtime (see runtime_fake.c). */
+struct runtime_fake_opts {
+	unsigned start_delay_ms; /* PENDING -> RUNNING after this long (0 = on the next loop turn) */
+	unsigned exit_after_ms;	 /* 0 = containers run until stopped; else they exit after this long */
+	int exit_code;		 /* the exit code of containers that exit on their own */
+};
+
+/* The exit code the fake reports for a container stopped by the agent: 128 + SIGTERM, what a
+ * process that keeps SIGTERM's default action leaves behind (ECS shows 137 only after a SIGKILL). */
+#define RUNTIME_FAKE_STOP_EXIT_CODE 143
+
+/* A runtime by name ("fake"), on loop. fake_opts apply to "fake" (may be NULL for defaults).
+ * Returns a new runtime, or NULL with *err for an unknown name. */
+struct runtime *runtime_new(uv_loop_t *loop, const char *name, const struct runtime_fake_opts *fake_opts,
+			    struct err **err);
+/* The fake runtime (never NULL). */
+struct runtime *runtime_fake_new(uv_loop_t *loop, const struct runtime_fake_opts *o);
+/* The runtime's name ("fake"). */
+const char *runtime_name(const struct runtime *rt);
+/* Frees a runtime once every task has been released and the loop has run; accepts NULL. */
+void runtime_free(struct runtime *rt);
+
+/* Starts (or adopts, see above) the task in spec; events go to fn(arg, ...). Returns the task's
+ * handle, or NULL with *err when it cannot even be tried (then no event follows). */
+struct runtime_task *runtime_start(struct runtime *rt, const struct runtime_spec *spec, runtime_event_fn fn,
+				   void *arg, struct err **err);
+/* Stops the task: every container not yet STOPPED will be reported STOPPED. Repeating is harmless. */
+void runtime_stop(struct runtime_task *t);
+/* Ends the agent's interest in the task (see above); accepts NULL. */
+void runtime_release(struct runtime_task *t);
+
+/* For implementations only: the operations behind the functions above, and the head of every
+ * runtime and task object. */
+struct runtime_ops {
+	const char *name;
+	struct runtime_task *(*start)(struct runtime *rt, const struct runtime_spec *spec, struct err **err);
+	void (*stop)(struct runtime_task *t);
+	void (*release)(struct runtime_task *t);
+	void (*free)(struct runtime *rt);
+};
+
+struct runtime {
+	const struct runtime_ops *ops;
+	uv_loop_t *loop;
+};
+
+struct runtime_task {
+	struct runtime *rt;
+	runtime_event_fn fn;
+	void *arg;
+};
+
+#endif
