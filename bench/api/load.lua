@@ -1,10 +1,15 @@
--- wrk script for bench/api: replays pre-signed requests from a file written by reqs.py.
--- Usage: wrk ... -s load.lua URL -- FILE START
--- The file's requests are split into one contiguous block per wrk thread; each thread sends its
--- block in order from START (relative to the block), wrapping round at its end. done() prints one
--- machine-readable line: RESULT key=value ..., including `next` (the START that continues where
--- this run stopped, so a later run sends fresh requests) and `wrapped` (how often a thread ran
--- past the end of its block: for CreateCluster that means repeats, which are idempotent no-ops).
+-- wrk script for bench/api: replays pre-signed requests written by reqs.py.
+-- Usage: wrk -tT ... -s load.lua URL -- FILE START T [EXTRA...]
+--   FILE    a request file; its requests are split into T contiguous blocks, one per wrk thread,
+--           and each thread sends its block in order from START (relative to the block), wrapping
+--           round at its end;
+--   EXTRA   more request files (of one request each): then every thread sends, in turn, the next
+--           request of its block and then each EXTRA request, which is how the mix interleaves
+--           fresh CreateCluster requests with the other three operations in equal shares.
+-- done() prints one line, RESULT key=value ..., for run.sh: counts, latency, `next` (the START
+-- that continues where this run stopped, so the next run sends fresh requests) and `wrapped` (how
+-- often a thread ran past the end of its block; for CreateCluster that means repeated names,
+-- which are idempotent no-ops, so run.sh refuses such a run).
 
 local threads = {}
 
@@ -13,39 +18,56 @@ function setup(thread)
 	table.insert(threads, thread)
 end
 
-function init(args)
-	local f = assert(io.open(args[1], "rb"))
+local function read_requests(path)
+	local f = assert(io.open(path, "rb"))
 	local n = tonumber(f:read("*l"))
-	-- A thread's Lua state knows only its own tid; the thread count (wrk's -t) is the third argument.
-	local nthreads = tonumber(args[3]) or 1
-	local per = math.floor(n / nthreads)
-	if per < 1 then per = n end
-	local first = (tid % nthreads) * per
-	if per == n then first = 0 end
-	reqs = {}
-	local count = 0
-	for i = 0, n - 1 do
+	local list = {}
+	for i = 1, n do
 		local len = tonumber(f:read("*l"))
-		local r = f:read(len)
-		if i >= first and i < first + per then
-			count = count + 1
-			reqs[count] = r
-		end
+		list[i] = f:read(len)
 	end
 	f:close()
-	nreqs = count
-	pos = (tonumber(args[2]) or 0) % nreqs
-	sent = 0
+	return list
+end
+
+function init(args)
+	local all = read_requests(args[1])
+	local nthreads = tonumber(args[3]) or 1
+	local per = math.floor(#all / nthreads)
+	local first = tid * per
+	if per < 1 then
+		per, first = #all, 0
+	end
+	reqs = {}
+	for i = 1, per do
+		reqs[i] = all[first + i]
+	end
+	all = nil
+	extra = {}
+	for i = 4, #args do
+		extra[#extra + 1] = read_requests(args[i])[1]
+	end
+	pos = (tonumber(args[2]) or 0) % per
+	turn = 0 -- 0: next from the block; k > 0: extra[k]
 	wrapped = 0
 end
 
 function request()
-	pos = pos + 1
-	if pos > nreqs then
-		pos = 1
-		wrapped = wrapped + 1
+	if turn > 0 then
+		local r = extra[turn]
+		turn = (turn + 1) % (#extra + 1)
+		return r
 	end
-	sent = sent + 1
+	if #extra > 0 then
+		turn = 1
+	end
+	pos = pos + 1
+	if pos > #reqs then
+		pos = 1
+		if #reqs > 1 then
+			wrapped = wrapped + 1
+		end
+	end
 	return reqs[pos]
 end
 
@@ -53,7 +75,9 @@ function done(summary, latency, requests)
 	local next_start, wraps = 0, 0
 	for _, t in ipairs(threads) do
 		local p = t:get("pos")
-		if p > next_start then next_start = p end
+		if p > next_start then
+			next_start = p
+		end
 		wraps = wraps + t:get("wrapped")
 	end
 	local e = summary.errors

@@ -1,18 +1,20 @@
 #!/usr/bin/env python3
 """Builds the signed ECS requests that bench/api/run.sh replays with wrk, and sets up a target.
 
-Usage: reqs.py ENDPOINT KEY SECRET OUTDIR NCREATE
+Usage: reqs.py ENDPOINT KEY SECRET OUTDIR NCREATE NMIX
 
 For the target at ENDPOINT (http://HOST:PORT) this
   1. creates the cluster `bench` and registers the task definition family `bench-web` (what the
-     Describe requests read), through the same signed requests, and checks both answer 200;
+     Describe requests read), through the same kind of signed requests, then sends one request of
+     each kind and checks that it answers 200 with the expected document;
   2. writes one request file per workload into OUTDIR (format below):
-       create-cluster.req   NCREATE CreateCluster requests, each for a new name (bench-c-N)
-       describe-clusters.req   DescribeClusters of `bench`
-       register-td.req      RegisterTaskDefinition of family `bench-reg` (every call is a new revision)
-       describe-td.req      DescribeTaskDefinition of `bench-web` (the latest revision)
-       mix.req              NCREATE rounds of the four, in that order; its creates use new names too
-                            (bench-m-N), so that no CreateCluster in any run is an idempotent no-op.
+       create-cluster.req     NCREATE CreateCluster requests, each for a new name (bench-c-N)
+       describe-clusters.req  DescribeClusters of `bench`
+       register-td.req        RegisterTaskDefinition of family `bench-reg` (every call is a new revision)
+       describe-td.req        DescribeTaskDefinition of `bench-web` (the latest revision)
+       mix-create.req         NMIX more CreateCluster requests (bench-m-N) for the mix, which
+                              load.lua interleaves with the three fixed requests above; so no
+                              CreateCluster in any run is an idempotent no-op.
 A request file is the decimal count of requests on its first line, then for each request its length
 in bytes on a line of its own followed by the raw HTTP/1.1 request (bench/api/load.lua reads it).
 
@@ -132,10 +134,10 @@ def write_file(path, reqs):
 
 
 def main():
-    if len(sys.argv) != 6:
+    if len(sys.argv) != 7:
         sys.exit(__doc__.split("\n\n")[1])
-    endpoint, key, secret, outdir, ncreate = sys.argv[1:]
-    ncreate = int(ncreate)
+    endpoint, key, secret, outdir, ncreate, nmix = sys.argv[1:]
+    ncreate, nmix = int(ncreate), int(nmix)
     u = urllib.parse.urlsplit(endpoint)
     host = u.netloc  # what an SDK puts in Host: HOST:PORT
     with open(TASKDEF_FILE) as f:
@@ -167,26 +169,38 @@ def main():
             sys.exit(f"reqs.py: set-up {op} on {endpoint} answered {status}: {data[:300]!r}")
 
     os.makedirs(outdir, exist_ok=True)
-    fixed = {name: s.request(host, op, payload)[0] for name, (op, payload) in ops.items() if payload is not None}
-    # Check each fixed request once: a benchmark of errors is worthless.
-    for name in fixed:
-        op, payload = ops[name]
-        _, hdrs, body = s.request(host, op, payload)
+    fixed = {
+        name: s.request(host, op, payload)[0] for name, (op, payload) in ops.items() if payload is not None
+    }
+    # Check each request kind once, answer included: a benchmark of errors is worthless, and so is
+    # one of a Describe that finds nothing.
+    expect = {
+        "create-cluster": lambda d: d["cluster"]["status"] == "ACTIVE",
+        "describe-clusters": lambda d: [c["clusterName"] for c in d["clusters"]] == ["bench"]
+        and not d["failures"],
+        "register-td": lambda d: d["taskDefinition"]["family"] == "bench-reg",
+        "describe-td": lambda d: d["taskDefinition"]["family"] == "bench-web"
+        and len(d["taskDefinition"]["containerDefinitions"]) == 2,
+    }
+    for name, (op, payload) in ops.items():
+        _, hdrs, body = s.request(host, op, payload or {"clusterName": "bench-check"})
         status, data = send(u.hostname, u.port, hdrs, body)
-        if status != 200:
+        try:
+            good = status == 200 and expect[name](json.loads(data))
+        except (ValueError, KeyError, TypeError):
+            good = False
+        if not good:
             sys.exit(f"reqs.py: {op} on {endpoint} answered {status}: {data[:300]!r}")
-        write_file(os.path.join(outdir, name + ".req"), [fixed[name]])
+        if name in fixed:
+            write_file(os.path.join(outdir, name + ".req"), [fixed[name]])
     write_file(
         os.path.join(outdir, "create-cluster.req"),
         [s.request(host, "CreateCluster", {"clusterName": f"bench-c-{i}"})[0] for i in range(ncreate)],
     )
-    mix = []
-    for i in range(ncreate):
-        mix.append(s.request(host, "CreateCluster", {"clusterName": f"bench-m-{i}"})[0])
-        mix.append(fixed["describe-clusters"])
-        mix.append(fixed["register-td"])
-        mix.append(fixed["describe-td"])
-    write_file(os.path.join(outdir, "mix.req"), mix)
+    write_file(
+        os.path.join(outdir, "mix-create.req"),
+        [s.request(host, "CreateCluster", {"clusterName": f"bench-m-{i}"})[0] for i in range(nmix)],
+    )
 
 
 if __name__ == "__main__":

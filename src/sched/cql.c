@@ -18,6 +18,9 @@
 
 #define ATTR_NAME_MAX	128 /* ECS: attribute names are 1-128 characters */
 #define TOKEN_QUOTE_MAX 40  /* bytes of a token quoted in an error message */
+#define REGEX_NEST_MAX	3   /* repeated groups inside repeated groups in a regular expression */
+#define STR_(x)		#x
+#define STR(x)		STR_(x)
 
 enum subj { S_CONNECTED, S_VERSION, S_ATTRIBUTE, S_EC2, S_REGISTERED, S_RUNNING, S_GROUP };
 

@@ -386,9 +386,14 @@ static void test_regex(void **state)
 	bad("attribute:x =~ (a)\\1", "back-references are not supported");
 	bad("attribute:x =~ '(a{100}){100}'", "repetitions multiply past 4096 nodes");
 	bad("attribute:x =~ ((a{20}){20}){20}", "repetitions multiply past 4096 nodes");
-	bad("attribute:x =~ 'a{70}b{70}(c|d){70}'", "repetitions multiply past 4096 nodes");
+	bad("attribute:x =~ '(a{60}b{60}){60}'", "repetitions multiply past 4096 nodes");
 	bad("attribute:x =~ ((((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+)+)",
-	    "repetitions multiply past 4096 nodes");
+	    "repeated groups nest deeper than 3");
+	bad("attribute:x =~ ((((()+)+)+)+)", "repeated groups nest deeper than 3");
+	bad("attribute:x =~ (((((a?)+)b){2}c)*d)+", "repeated groups nest deeper than 3");
+	sel("attribute:cores =~ ((((1?)+)6){1}c?)*", "-g-");
+	sel("attribute:cores =~ (((1)+)?(6)*)+", "-g-");
+	sel("attribute:cores =~ ((((((((((1))))))))))6", "-g-");
 	sel("attribute:cores =~ '[0-9]{1,2000}'", "tgx");
 	sel("attribute:cores =~ (1+)+6", "-g-");
 	/* Java's lazy quantifiers match the same whole values; stacked ones are refused */
