@@ -18,7 +18,9 @@
 
 #define STORE_DB_NAME "state.db"
 /* Bumped when the tables change; a newer file is refused rather than misread. */
-#define STORE_SCHEMA_VERSION 1
+/* 2: objects is a rowid table. Version 1 kept it WITHOUT ROWID, where documents of a kilobyte or
+ * more (task definitions) spill into overflow pages and the file grew ~4.6 KB per revision. */
+#define STORE_SCHEMA_VERSION 2
 /* Only another process (a tool reading the file) can hold a lock we wait for. */
 #define STORE_BUSY_TIMEOUT_MS 5000
 
@@ -340,8 +342,8 @@ static int setup_db(struct store *st, struct err **err)
 		     "CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value) WITHOUT ROWID;"
 		     "CREATE TABLE IF NOT EXISTS objects(kind TEXT NOT NULL, key TEXT NOT NULL, doc BLOB NOT "
 		     "NULL,"
-		     " PRIMARY KEY(kind, key)) WITHOUT ROWID;"
-		     "INSERT OR IGNORE INTO meta(name, value) VALUES('schema_version', 1);",
+		     " PRIMARY KEY(kind, key));"
+		     "INSERT OR IGNORE INTO meta(name, value) VALUES('schema_version', 2);",
 		     err) < 0)
 		goto out;
 	if (prepare(st, "SELECT value FROM meta WHERE name = 'schema_version'", &s, err) < 0)
@@ -352,6 +354,22 @@ static int setup_db(struct store *st, struct err **err)
 		goto out;
 	}
 	sqlite3_int64 version = sqlite3_column_int64(s, 0);
+	if (version == 1) {
+		/* Same rows, rowid layout; inside this transaction, so all or nothing. */
+		sqlite3_finalize(s);
+		s = NULL;
+		if (exec_sql(st,
+			     "CREATE TABLE objects_v2(kind TEXT NOT NULL, key TEXT NOT NULL, doc BLOB NOT "
+			     "NULL,"
+			     " PRIMARY KEY(kind, key));"
+			     "INSERT INTO objects_v2(kind, key, doc) SELECT kind, key, doc FROM objects;"
+			     "DROP TABLE objects;"
+			     "ALTER TABLE objects_v2 RENAME TO objects;"
+			     "UPDATE meta SET value = 2 WHERE name = 'schema_version';",
+			     err) < 0)
+			goto out;
+		version = 2;
+	}
 	if (version != STORE_SCHEMA_VERSION) {
 		err_set(err, ERR_INTERNAL,
 			"schema version %lld is not %d (written by another gantry version?)",

@@ -708,6 +708,36 @@ static void test_open_errors(void **state)
 	assert_non_null(strstr(e->msg, "schema version 99"));
 	err_free(e);
 
+	/* A version 1 file (objects WITHOUT ROWID) is migrated in place, keeping every document. */
+	unlink(db_path);
+	assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+	assert_int_equal(
+		sqlite3_exec(db,
+			     "CREATE TABLE meta(name TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+			     "CREATE TABLE objects(kind TEXT NOT NULL, key TEXT NOT NULL, doc BLOB NOT NULL,"
+			     " PRIMARY KEY(kind, key)) WITHOUT ROWID;"
+			     "INSERT INTO meta VALUES('schema_version', 1);"
+			     "INSERT INTO objects VALUES('k', 'a', 'doc-a'), ('k', 'b', 'doc-b');",
+			     NULL, NULL, NULL),
+		SQLITE_OK);
+	sqlite3_close(db);
+	st = open_ok(NULL, f->data);
+	struct rows got = {0};
+	assert_int_equal(store_load(st, "k", collect_cb, &got, NULL), 0);
+	assert_int_equal(got.n, 2);
+	assert_string_equal(got.r[1].doc, "doc-b");
+	rows_free(&got);
+	store_close(st);
+	assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+	sqlite3_stmt *q = NULL;
+	assert_int_equal(
+		sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE name = 'schema_version'", -1, &q, NULL),
+		SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int64(q, 0), 2);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+
 	free(db_path);
 	free(deep);
 	free(file);
