@@ -3,11 +3,14 @@
  * both directions share the canonicalization so they cannot drift apart. */
 #include "api/sigv4.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -413,6 +416,185 @@ too_long:
 		       SIGV4_MAX_CANONICAL);
 }
 
+/* Derives kSigning: "AWS4"+secret -> date -> region -> service -> "aws4_request". */
+static int derive_key(struct str secret, const char *date, struct str region, struct str service,
+		      unsigned char out[SHA256_DIGEST_LENGTH], struct err **err)
+{
+	int rc = -1;
+	struct buf ksecret;
+	unsigned char k[SHA256_DIGEST_LENGTH], k2[SHA256_DIGEST_LENGTH];
+
+	buf_init(&ksecret, 0);
+	buf_adds(&ksecret, "AWS4");
+	buf_add(&ksecret, secret.p, secret.n);
+	/* Alternating buffers: OpenSSL does not promise that HMAC's key and output may overlap. */
+	if (hmac_sha256(ksecret.p, ksecret.len, date, 8, k, err) < 0 ||
+	    hmac_sha256(k, sizeof(k), region.p, region.n, k2, err) < 0 ||
+	    hmac_sha256(k2, sizeof(k2), service.p, service.n, k, err) < 0 ||
+	    hmac_sha256(k, sizeof(k), TERMINATOR, strlen(TERMINATOR), out, err) < 0)
+		goto out;
+	rc = 0;
+out:
+	OPENSSL_cleanse(k, sizeof(k));
+	OPENSSL_cleanse(k2, sizeof(k2));
+	if (ksecret.cap)
+		OPENSSL_cleanse(ksecret.p, ksecret.len);
+	buf_release(&ksecret);
+	return rc;
+}
+
+/* The signing key only changes with the secret, the day, the region and the service, yet deriving
+ * it takes four HMACs, and each one-shot HMAC() looks the algorithm up again. So the process keeps
+ * a few derived keys, each as an HMAC context already keyed with it: a request then costs one
+ * HMAC, reusing the context's precomputed pads. The cache is bounded (least recently used slot
+ * evicted), shared by all threads under one lock, and wiped when a slot is evicted and at exit. */
+#define KEY_CACHE_SLOTS 16 /* (secret, day, region, service) combinations kept */
+
+struct key_slot {
+	EVP_MAC_CTX *mac; /* HMAC-SHA256 keyed with kSigning; NULL: the slot is free */
+	uint64_t used;	  /* key_cache.tick at the last use */
+	size_t secret_len, region_len, service_len;
+	char date[8];
+	char secret[CREDS_SECRET_MAX];
+	char region[SCOPE_NAME_MAX];
+	char service[SCOPE_NAME_MAX];
+};
+
+static struct {
+	pthread_mutex_t lock;
+	EVP_MAC *hmac; /* fetched once */
+	bool closed;   /* wiped at exit: compute without the cache from then on */
+	uint64_t tick;
+	struct key_slot slots[KEY_CACHE_SLOTS];
+} key_cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void slot_wipe(struct key_slot *slot)
+{
+	EVP_MAC_CTX_free(slot->mac);
+	OPENSSL_cleanse(slot, sizeof(*slot));
+	slot->mac = NULL;
+}
+
+static void key_cache_wipe(void)
+{
+	pthread_mutex_lock(&key_cache.lock);
+	for (size_t i = 0; i < KEY_CACHE_SLOTS; i++)
+		slot_wipe(&key_cache.slots[i]);
+	EVP_MAC_free(key_cache.hmac);
+	key_cache.hmac = NULL;
+	key_cache.closed = true;
+	pthread_mutex_unlock(&key_cache.lock);
+}
+
+static bool slot_is(const struct key_slot *slot, struct str secret, const char *date, struct str region,
+		    struct str service)
+{
+	return slot->mac && slot->secret_len == secret.n && slot->region_len == region.n &&
+	       slot->service_len == service.n && memcmp(slot->date, date, 8) == 0 &&
+	       memcmp(slot->region, region.p, region.n) == 0 &&
+	       memcmp(slot->service, service.p, service.n) == 0 &&
+	       CRYPTO_memcmp(slot->secret, secret.p, secret.n) == 0;
+}
+
+/* Fills a free or the least recently used slot with a context keyed for the scope. Called with the
+ * lock held. Returns the slot, or NULL with *err. */
+static struct key_slot *slot_fill(struct str secret, const char *date, struct str region, struct str service,
+				  struct err **err)
+{
+	struct key_slot *slot = &key_cache.slots[0];
+	unsigned char key[SHA256_DIGEST_LENGTH];
+	char digest[] = "SHA256";
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+		OSSL_PARAM_construct_end(),
+	};
+
+	for (size_t i = 1; i < KEY_CACHE_SLOTS && slot->mac; i++)
+		if (!key_cache.slots[i].mac || key_cache.slots[i].used < slot->used)
+			slot = &key_cache.slots[i];
+	slot_wipe(slot);
+	if (!key_cache.hmac && !(key_cache.hmac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL))) {
+		err_set(err, ERR_INTERNAL, "HMAC-SHA256 is not available");
+		return NULL;
+	}
+	if (derive_key(secret, date, region, service, key, err) < 0)
+		return NULL;
+	slot->mac = EVP_MAC_CTX_new(key_cache.hmac);
+	if (!slot->mac || !EVP_MAC_init(slot->mac, key, sizeof(key), params)) {
+		OPENSSL_cleanse(key, sizeof(key));
+		slot_wipe(slot);
+		err_set(err, ERR_INTERNAL, "HMAC-SHA256 failed");
+		return NULL;
+	}
+	OPENSSL_cleanse(key, sizeof(key));
+	memcpy(slot->secret, secret.p, secret.n);
+	slot->secret_len = secret.n;
+	memcpy(slot->date, date, 8);
+	memcpy(slot->region, region.p, region.n);
+	slot->region_len = region.n;
+	memcpy(slot->service, service.p, service.n);
+	slot->service_len = service.n;
+	return slot;
+}
+
+static void key_cache_at_exit(void)
+{
+	atexit(key_cache_wipe);
+}
+
+/* sign_sts without the cache. */
+static int sign_sts_uncached(struct str secret, const char *date, struct str region, struct str service,
+			     const struct buf *sts, unsigned char sig[SHA256_DIGEST_LENGTH], struct err **err)
+{
+	unsigned char key[SHA256_DIGEST_LENGTH];
+	int rc = derive_key(secret, date, region, service, key, err);
+	if (rc == 0)
+		rc = hmac_sha256(key, sizeof(key), sts->p, sts->len, sig, err);
+	OPENSSL_cleanse(key, sizeof(key));
+	return rc;
+}
+
+/* HMAC-SHA256 of the string to sign with the scope's signing key. */
+static int sign_sts(struct str secret, const char *date, struct str region, struct str service,
+		    const struct buf *sts, unsigned char sig[SHA256_DIGEST_LENGTH], struct err **err)
+{
+	static pthread_once_t at_exit = PTHREAD_ONCE_INIT;
+	struct key_slot *slot = NULL;
+	size_t len = 0;
+	int rc = -1;
+
+	if (secret.n > CREDS_SECRET_MAX || region.n > SCOPE_NAME_MAX || service.n > SCOPE_NAME_MAX)
+		return sign_sts_uncached(secret, date, region, service, sts, sig, err);
+	pthread_once(&at_exit, key_cache_at_exit);
+	pthread_mutex_lock(&key_cache.lock);
+	if (key_cache.closed) {
+		pthread_mutex_unlock(&key_cache.lock);
+		return sign_sts_uncached(secret, date, region, service, sts, sig, err);
+	}
+	for (size_t i = 0; i < KEY_CACHE_SLOTS && !slot; i++)
+		if (slot_is(&key_cache.slots[i], secret, date, region, service))
+			slot = &key_cache.slots[i];
+	/* A cached context has been finalized; HMAC's init without a key starts over with the same
+	 * key. A new one is freshly initialized. */
+	if (slot && !EVP_MAC_init(slot->mac, NULL, 0, NULL)) {
+		slot_wipe(slot);
+		slot = NULL;
+	}
+	if (!slot && !(slot = slot_fill(secret, date, region, service, err)))
+		goto out;
+	slot->used = ++key_cache.tick;
+	if (!EVP_MAC_update(slot->mac, (const unsigned char *)sts->p, sts->len) ||
+	    !EVP_MAC_final(slot->mac, sig, &len, SHA256_DIGEST_LENGTH) || len != SHA256_DIGEST_LENGTH) {
+		slot_wipe(slot);
+		err_set(err, ERR_INTERNAL, "HMAC-SHA256 failed");
+		goto out;
+	}
+	rc = 0;
+out:
+	pthread_mutex_unlock(&key_cache.lock);
+	return rc;
+}
+
 /* Computes the hex signature: canonical request, string to sign, key chain, HMAC. */
 static int compute_signature(const struct sigv4_request *req, struct str secret, const char *amz_date,
 			     struct str region, struct str service, const struct names *names,
@@ -420,11 +602,10 @@ static int compute_signature(const struct sigv4_request *req, struct str secret,
 			     enum err_kind kind, struct err **err)
 {
 	int rc = -1;
-	struct buf cr, sts, ksecret;
+	struct buf cr, sts;
 	buf_init(&cr, SIGV4_MAX_CANONICAL);
 	buf_init(&sts, 0);
-	buf_init(&ksecret, 0);
-	unsigned char k[SHA256_DIGEST_LENGTH], k2[SHA256_DIGEST_LENGTH], sig[SHA256_DIGEST_LENGTH];
+	unsigned char sig[SHA256_DIGEST_LENGTH];
 	char cr_hex[HEX_SHA256_LEN + 1];
 
 	if (canonical_request(req, names, signed_list, payload_hash, &cr, kind, err) < 0)
@@ -442,26 +623,13 @@ static int compute_signature(const struct sigv4_request *req, struct str secret,
 	buf_adds(&sts, "/" TERMINATOR "\n");
 	buf_adds(&sts, cr_hex);
 
-	buf_adds(&ksecret, "AWS4");
-	buf_add(&ksecret, secret.p, secret.n);
-	/* kDate -> kRegion -> kService -> kSigning, alternating buffers (OpenSSL does not promise
-	 * that HMAC's key and output may overlap). */
-	if (hmac_sha256(ksecret.p, ksecret.len, amz_date, 8, k, err) < 0 ||
-	    hmac_sha256(k, sizeof(k), region.p, region.n, k2, err) < 0 ||
-	    hmac_sha256(k2, sizeof(k2), service.p, service.n, k, err) < 0 ||
-	    hmac_sha256(k, sizeof(k), TERMINATOR, strlen(TERMINATOR), k2, err) < 0 ||
-	    hmac_sha256(k2, sizeof(k2), sts.p, sts.len, sig, err) < 0)
+	if (sign_sts(secret, amz_date, region, service, &sts, sig, err) < 0)
 		goto out;
 	enc_hex(sig, sizeof(sig), out);
 	rc = 0;
 out:
-	OPENSSL_cleanse(k, sizeof(k));
-	OPENSSL_cleanse(k2, sizeof(k2));
-	if (ksecret.cap)
-		OPENSSL_cleanse(ksecret.p, ksecret.len);
 	buf_release(&cr);
 	buf_release(&sts);
-	buf_release(&ksecret);
 	return rc;
 }
 

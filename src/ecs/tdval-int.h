@@ -42,12 +42,29 @@ struct tdval__member {
 extern const struct tdval__member tdval__request_shape[];
 extern const struct tdval__member tdval__container_shape[];
 
+/* Where tdval__copy is in the request, for error messages. A frame is a member name (borrowed from
+ * the shape or the request) or, when key is NULL, a list index. The text
+ * ("containerDefinitions[0].portMappings[1]") is formatted only when an error names it. */
+#define TDVAL__PATH_DEPTH 16   /* frames; the shapes nest at most 7 deep */
+#define TDVAL__PATH_MAX	  1024 /* bytes of a formatted path; segments past it are left out */
+struct tdval__path {
+	size_t n;
+	struct {
+		const char *key;
+		size_t index;
+	} f[TDVAL__PATH_DEPTH];
+};
+
 /* Copies object `in` by `shape` into a new object *out: known members only, in shape order, each
- * checked for its JSON type (and enum values), defaults set. `path` holds the member path used in
- * errors ("containerDefinitions[0].portMappings[1]"); it is restored before returning.
- * Returns 0, or -1 with *err (InvalidParameterException) and *out NULL. */
-int tdval__copy(json_t *in, const struct tdval__member *shape, struct buf *path, json_t **out,
+ * checked for its JSON type (and enum values), defaults set. `path` is where `in` is (n = 0 at the
+ * top); it is restored before returning. Returns 0, or -1 with *err (InvalidParameterException)
+ * and *out NULL. */
+int tdval__copy(json_t *in, const struct tdval__member *shape, struct tdval__path *path, json_t **out,
 		struct err **err);
+/* The length of jv_dump(j), counted without serializing: exact up to `limit`; past it, some number
+ * greater than limit (the count stops early). For values that jv_dump can serialize (strings of
+ * valid UTF-8, no cycles), which is every value jansson parsed. */
+size_t tdval__json_size(const json_t *j, size_t limit);
 /* True when s is one of the NULL-terminated values. */
 bool tdval__one_of(const char *s, const char *const *values);
 /* Appends ", "-separated values to b ("bridge, host, awsvpc, none"). */

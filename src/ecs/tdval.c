@@ -10,7 +10,6 @@
 #include "common/xalloc.h"
 #include "ecs/tdval-int.h"
 
-#define PATH_MAX_LEN		1024	     /* member paths in error messages */
 #define AMOUNT_DIGITS_MAX	12	     /* digits before the point in "0.25 vCPU" */
 #define FRACTION_DIGITS_MAX	6	     /* digits after it */
 #define AMOUNT_MAX		2147483647LL /* the API's integers are 32-bit */
@@ -787,25 +786,92 @@ static json_t *build(struct tdval__task *t, bool fargate_ok)
 	return td;
 }
 
+/* Bytes of the JSON string s (n bytes of valid UTF-8) once jv_dump has quoted and escaped it:
+ * jansson escapes '"', '\\' and the control characters, the usual ones in two bytes and the others
+ * as \u00XX, and passes everything else through. */
+static size_t string_size(const char *s, size_t n)
+{
+	size_t size = n + 2;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t')
+			size += 1;
+		else if (c < 0x20)
+			size += 5;
+	}
+	return size;
+}
+
+static size_t integer_size(json_int_t v)
+{
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	size_t size = v < 0 ? 2 : 1;
+	while (u >= 10) {
+		u /= 10;
+		size++;
+	}
+	return size;
+}
+
+size_t tdval__json_size(const json_t *j, size_t limit)
+{
+	size_t size = 0, i;
+	const char *k;
+	json_t *v;
+	char *text;
+
+	switch (json_typeof(j)) {
+	case JSON_OBJECT:
+		size = json_object_size(j) ? 1 + 2 * json_object_size(j) : 2; /* braces, commas, colons */
+		json_object_foreach ((json_t *)j, k, v) {
+			size += string_size(k, strlen(k)) + tdval__json_size(v, limit);
+			if (size > limit)
+				return size;
+		}
+		return size;
+	case JSON_ARRAY:
+		size = json_array_size(j) ? 1 + json_array_size(j) : 2; /* brackets and commas */
+		json_array_foreach (j, i, v) {
+			size += tdval__json_size(v, limit);
+			if (size > limit)
+				return size;
+		}
+		return size;
+	case JSON_STRING: return string_size(json_string_value(j), json_string_length(j));
+	case JSON_INTEGER: return integer_size(json_integer_value(j));
+	case JSON_REAL:
+		/* Rare in a request; let jansson print it with jv_dump's precision. */
+		text = jv_dump(j);
+		size = text ? strlen(text) : 0;
+		free(text);
+		return size;
+	case JSON_TRUE: return 4;
+	case JSON_FALSE: return 5;
+	case JSON_NULL: return 4;
+	}
+	return 0;
+}
+
 json_t *tdval_register(json_t *request, struct err **err)
 {
 	struct tdval__task t = {0};
-	struct buf path = BUF_INIT;
+	struct tdval__path path = {0};
 	json_t *td = NULL;
 	char *text = NULL, *why = NULL;
 
-	buf_init(&path, PATH_MAX_LEN);
 	t.attrs = json_array();
 	if (!json_is_object(request)) {
 		err_set(err, ERR_INVALID_PARAM, "The request must be a JSON object.");
 		goto out;
 	}
-	text = jv_dump(request);
-	if (!text) {
-		err_set(err, ERR_INVALID_PARAM, "The request cannot be serialized.");
-		goto out;
-	}
-	if (strlen(text) > TDVAL_SIZE_MAX) {
+	/* Counting the serialized size instead of serializing keeps the common case cheap; a request
+	 * over the limit is serialized for the exact length the message quotes. */
+	if (tdval__json_size(request, TDVAL_SIZE_MAX) > TDVAL_SIZE_MAX) {
+		text = jv_dump(request);
+		if (!text) {
+			err_set(err, ERR_INVALID_PARAM, "The request cannot be serialized.");
+			goto out;
+		}
 		err_set(err, ERR_CLIENT, "Actual length: '%zu'. Max allowed length is '%d' bytes.",
 			strlen(text), TDVAL_SIZE_MAX);
 		goto out;
@@ -831,7 +897,6 @@ json_t *tdval_register(json_t *request, struct err **err)
 out:
 	free(why);
 	free(text);
-	buf_release(&path);
 	json_decref(t.attrs);
 	json_decref(t.req);
 	return td;

@@ -1,6 +1,7 @@
 /* The RegisterTaskDefinition request shapes, from the ECS API model (service-2.json), and the copy
  * that checks a request's JSON types against them while keeping only the members ECS knows. */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/xalloc.h"
@@ -350,36 +351,57 @@ void tdval__list_values(struct buf *b, const char *const *values)
 		buf_addf(b, "%s%s", i ? ", " : "", values[i]);
 }
 
-/* Path helpers: the path only decorates errors, so a path past its cap is merely cut short. */
-static size_t path_key(struct buf *path, const char *key)
+/* Path helpers. The path only decorates errors, so pushing a member or an index records a frame and
+ * the text is formatted only when an error is raised. */
+static void path_key(struct tdval__path *path, const char *key)
 {
-	size_t mark = path->len;
-	buf_addf(path, "%s%s", path->len ? "." : "", key);
-	return mark;
+	if (path->n >= TDVAL__PATH_DEPTH)
+		abort(); /* a shape nested deeper than TDVAL__PATH_DEPTH: a bug in the shapes */
+	path->f[path->n].key = key;
+	path->f[path->n].index = 0;
+	path->n++;
 }
 
-static size_t path_index(struct buf *path, size_t i)
+static void path_index(struct tdval__path *path, size_t i)
 {
-	size_t mark = path->len;
-	buf_addf(path, "[%zu]", i);
-	return mark;
+	if (path->n >= TDVAL__PATH_DEPTH)
+		abort(); /* a shape nested deeper than TDVAL__PATH_DEPTH: a bug in the shapes */
+	path->f[path->n].key = NULL;
+	path->f[path->n].index = i;
+	path->n++;
 }
 
-static void path_cut(struct buf *path, size_t mark)
+static void path_pop(struct tdval__path *path)
 {
-	if (path->cap && mark < path->len) {
-		path->len = mark;
-		path->p[mark] = '\0';
+	path->n--;
+}
+
+/* Formats the path into b ("containerDefinitions[0].portMappings[1]"), a buffer capped at
+ * TDVAL__PATH_MAX: a segment past the cap is left out, as when the path was built eagerly.
+ * Returns b->p. */
+static const char *path_text(const struct tdval__path *path, struct buf *b)
+{
+	buf_init(b, TDVAL__PATH_MAX);
+	for (size_t i = 0; i < path->n; i++) {
+		if (path->f[i].key)
+			buf_addf(b, "%s%s", b->len ? "." : "", path->f[i].key);
+		else
+			buf_addf(b, "[%zu]", path->f[i].index);
 	}
+	return b->p;
 }
 
-static int wrong_type(struct buf *path, json_t *v, const char *want, struct err **err)
+static int wrong_type(struct tdval__path *path, json_t *v, const char *want, struct err **err)
 {
-	return err_set(err, ERR_INVALID_PARAM, "Invalid type for parameter '%s': expected %s, got %s",
-		       path->p, want, jv_type_name(v));
+	struct buf b;
+	err_set(err, ERR_INVALID_PARAM, "Invalid type for parameter '%s': expected %s, got %s",
+		path_text(path, &b), want, jv_type_name(v));
+	buf_release(&b);
+	return -1;
 }
 
-static json_t *copy_string(json_t *v, const struct tdval__member *m, struct buf *path, struct err **err)
+static json_t *copy_string(json_t *v, const struct tdval__member *m, struct tdval__path *path,
+			   struct err **err)
 {
 	if (!json_is_string(v)) {
 		wrong_type(path, v, "string", err);
@@ -388,23 +410,27 @@ static json_t *copy_string(json_t *v, const struct tdval__member *m, struct buf 
 	const char *s = json_string_value(v);
 	/* A NUL inside would be cut off by every C consumer downstream; refuse it here. */
 	if (strlen(s) != json_string_length(v)) {
+		struct buf b;
 		err_set(err, ERR_INVALID_PARAM, "Invalid value for parameter '%s': contains a NUL character",
-			path->p);
+			path_text(path, &b));
+		buf_release(&b);
 		return NULL;
 	}
 	if (m && m->enums && !tdval__one_of(s, m->enums)) {
-		struct buf vals = BUF_INIT;
+		struct buf vals = BUF_INIT, b;
 		tdval__list_values(&vals, m->enums);
 		err_set(err, ERR_INVALID_PARAM,
-			"Invalid value '%s' for parameter '%s'. Valid values are: %s.", s, path->p, vals.p);
+			"Invalid value '%s' for parameter '%s'. Valid values are: %s.", s,
+			path_text(path, &b), vals.p);
 		buf_release(&vals);
+		buf_release(&b);
 		return NULL;
 	}
 	return json_string(s);
 }
 
 /* The API's integers are Java Integers; SDKs may send whole numbers as 5.0. */
-static json_t *copy_int(json_t *v, struct buf *path, struct err **err)
+static json_t *copy_int(json_t *v, struct tdval__path *path, struct err **err)
 {
 	long long n;
 	if (json_is_integer(v)) {
@@ -418,17 +444,21 @@ static json_t *copy_int(json_t *v, struct buf *path, struct err **err)
 		return NULL;
 	}
 	if (n < INT32_MIN || n > INT32_MAX) {
+		struct buf b;
 		err_set(err, ERR_INVALID_PARAM,
-			"Invalid value for parameter '%s': %lld is out of range for an integer", path->p, n);
+			"Invalid value for parameter '%s': %lld is out of range for an integer",
+			path_text(path, &b), n);
+		buf_release(&b);
 		return NULL;
 	}
 	return json_integer(n);
 }
 
-static json_t *copy_value(json_t *v, const struct tdval__member *m, struct buf *path, struct err **err)
+static json_t *copy_value(json_t *v, const struct tdval__member *m, struct tdval__path *path,
+			  struct err **err)
 {
 	json_t *out = NULL, *e, *c;
-	size_t i, mark;
+	size_t i;
 	const char *k;
 
 	switch (m->kind) {
@@ -448,9 +478,9 @@ static json_t *copy_value(json_t *v, const struct tdval__member *m, struct buf *
 		}
 		out = json_array();
 		json_array_foreach (v, i, e) {
-			mark = path_index(path, i);
+			path_index(path, i);
 			c = m->kind == TDVAL__STRLIST ? copy_string(e, m, path, err) : copy_int(e, path, err);
-			path_cut(path, mark);
+			path_pop(path);
 			if (!c)
 				goto fail;
 			json_array_append_new(out, c);
@@ -463,9 +493,9 @@ static json_t *copy_value(json_t *v, const struct tdval__member *m, struct buf *
 		}
 		out = json_object();
 		json_object_foreach (v, k, e) {
-			mark = path_key(path, k);
+			path_key(path, k);
 			c = copy_string(e, NULL, path, err);
-			path_cut(path, mark);
+			path_pop(path);
 			if (!c)
 				goto fail;
 			json_object_set_new(out, k, c);
@@ -486,21 +516,23 @@ static json_t *copy_value(json_t *v, const struct tdval__member *m, struct buf *
 		}
 		out = json_array();
 		json_array_foreach (v, i, e) {
-			mark = path_index(path, i);
+			path_index(path, i);
 			if (!json_is_object(e)) {
 				wrong_type(path, e, "structure", err);
-				path_cut(path, mark);
+				path_pop(path);
 				goto fail;
 			}
 			int rc = tdval__copy(e, m->sub, path, &c, err);
-			path_cut(path, mark);
+			path_pop(path);
 			if (rc < 0)
 				goto fail;
 			json_array_append_new(out, c);
 		}
 		return out;
 	}
-	err_set(err, ERR_INTERNAL, "unknown member kind for '%s'", path->p);
+	struct buf b;
+	err_set(err, ERR_INTERNAL, "unknown member kind for '%s'", path_text(path, &b));
+	buf_release(&b);
 	return NULL;
 fail:
 	json_decref(out);
@@ -522,29 +554,32 @@ static json_t *default_value(const struct tdval__member *m)
 	return NULL;
 }
 
-int tdval__copy(json_t *in, const struct tdval__member *shape, struct buf *path, json_t **out,
+int tdval__copy(json_t *in, const struct tdval__member *shape, struct tdval__path *path, json_t **out,
 		struct err **err)
 {
 	json_t *o = json_object();
 	*out = NULL;
 	for (const struct tdval__member *m = shape; m->name; m++) {
 		json_t *v = json_object_get(in, m->name), *c;
-		size_t mark = path_key(path, m->name);
+		path_key(path, m->name);
 		if (!v || json_is_null(v)) {
 			if (m->flags & TDVAL__REQUIRED) {
-				err_set(err, ERR_INVALID_PARAM, "Missing required parameter '%s'", path->p);
-				path_cut(path, mark);
+				struct buf b;
+				err_set(err, ERR_INVALID_PARAM, "Missing required parameter '%s'",
+					path_text(path, &b));
+				buf_release(&b);
+				path_pop(path);
 				goto fail;
 			}
 			c = (m->flags & TDVAL__DEFAULT) ? default_value(m) : NULL;
 		} else {
 			c = copy_value(v, m, path, err);
 			if (!c) {
-				path_cut(path, mark);
+				path_pop(path);
 				goto fail;
 			}
 		}
-		path_cut(path, mark);
+		path_pop(path);
 		if (c)
 			json_object_set_new(o, m->name, c);
 	}

@@ -2,7 +2,8 @@
  * value, as the API edge would hand over) and run through tdval_register. Besides crashes, leaks
  * and undefined behaviour it checks two properties: exactly one of a document and an error comes
  * back, and a returned document registers again unchanged (what `aws ecs describe-task-definition`
- * piped back into register-task-definition relies on). */
+ * piped back into register-task-definition relies on). It also checks that the size check's count
+ * of the serialized request (tdval__json_size) is jv_dump's length. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,7 +13,7 @@
 
 #include "common/err.h"
 #include "common/jv.h"
-#include "ecs/tdval.h"
+#include "ecs/tdval-int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -25,6 +26,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!req)
 		return 0;
+	char *dumped = jv_dump(req);
+	if (!dumped || tdval__json_size(req, SIZE_MAX) != strlen(dumped))
+		abort();
+	free(dumped);
 	td = tdval_register(req, &e);
 	if (!td == !e || (e && (!e->msg || e->kind == ERR_INTERNAL)))
 		abort();
