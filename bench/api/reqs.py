@@ -5,13 +5,20 @@ Usage: reqs.py ENDPOINT KEY SECRET OUTDIR NCREATE NMIX
 
 For the target at ENDPOINT (http://HOST:PORT) this
   1. creates the cluster `bench` and registers the task definition family `bench-web` (what the
-     Describe requests read), through the same kind of signed requests, then sends one request of
+     Describe requests read), registers the family `bench-run` (one container, memory 6, no host
+     port) and BENCH_MOTO_INSTANCES (40) container instances for RunTask to place on, each offering
+     10^8 CPU and MEMORY (gantry keeps the offer; moto_server ignores it and gives each 4096 CPU /
+     7482 MiB, room for 1247 of these tasks, hence 40), runs one task for DescribeTasks, through the same
+     kind of signed requests, then sends one request of
      each kind and checks that it answers 200 with the expected document;
   2. writes one request file per workload into OUTDIR (format below):
        create-cluster.req     NCREATE CreateCluster requests, each for a new name (bench-c-N)
        describe-clusters.req  DescribeClusters of `bench`
        register-td.req        RegisterTaskDefinition of family `bench-reg` (every call is a new revision)
        describe-td.req        DescribeTaskDefinition of `bench-web` (the latest revision)
+       run-task.req           RunTask of one task of family `bench-run` on cluster `bench` (every call
+                              places a new task)
+       describe-tasks.req     DescribeTasks of one task RunTask placed in set-up
        mix-create.req         NMIX more CreateCluster requests (bench-m-N) for the mix, which
                               load.lua interleaves with the three fixed requests above; so no
                               CreateCluster in any run is an idempotent no-op.
@@ -42,6 +49,11 @@ SERVICE = "ecs"
 PREFIX = "AmazonEC2ContainerServiceV20141113."
 CTYPE = "application/x-amz-json-1.1"
 SIGNED_HEADERS = "content-type;host;x-amz-date;x-amz-target"
+
+# RunTask's task: small, no host port, so that one instance holds as many as a run places.
+TD_RUN = {"family": "bench-run", "containerDefinitions": [{"name": "app", "image": "busybox", "memory": 6}]}
+# moto_server: container instances to register (each holds 7482 / 6 = 1247 of these tasks).
+RUNTASK_INSTANCES = int(os.environ.get("BENCH_MOTO_INSTANCES", "40"))
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TASKDEF_FILE = os.path.join(HERE, "..", "..", "tests", "e2e", "data", "web-app.json")
@@ -125,6 +137,16 @@ def send(host, port, raw_headers, body):
     return resp.status, data
 
 
+def ec2_instances(endpoint, key, secret, n):
+    """moto_server only: n EC2 instance ids from RunInstances (through boto3; set-up only)."""
+    import boto3
+
+    ec2 = boto3.client("ec2", endpoint_url=endpoint, region_name=REGION, aws_access_key_id=key,
+                       aws_secret_access_key=secret)
+    ami = ec2.describe_images()["Images"][0]["ImageId"]
+    return [i["InstanceId"] for i in ec2.run_instances(ImageId=ami, MinCount=n, MaxCount=n)["Instances"]]
+
+
 def write_file(path, reqs):
     with open(path, "wb") as f:
         f.write(b"%d\n" % len(reqs))
@@ -146,6 +168,8 @@ def main():
     td_reg = dict(taskdef, family="bench-reg")
     ops = {
         "create-cluster": ("CreateCluster", None),
+        "run-task": ("RunTask", {"cluster": "bench", "taskDefinition": "bench-run", "count": 1}),
+        "describe-tasks": ("DescribeTasks", None),  # the payload names the task placed in set-up
         "describe-clusters": ("DescribeClusters", {"clusters": ["bench"]}),
         "register-td": ("RegisterTaskDefinition", td_reg),
         "describe-td": ("DescribeTaskDefinition", {"taskDefinition": "bench-web"}),
@@ -155,18 +179,53 @@ def main():
         secret,
         host,
         endpoint,
-        [("CreateCluster", {"clusterName": "bench-c-0"})] + [v for v in ops.values() if v[1] is not None],
+        [("CreateCluster", {"clusterName": "bench-c-0"}), ("DescribeTasks", {"cluster": "bench", "tasks": ["x"]})]
+        + [v for v in ops.values() if v[1] is not None],
     )
 
     amz_date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     s = Signer(key, secret, amz_date)
 
     # Set up what the Describe requests read, through the same kind of signed requests.
-    for op, payload in (("CreateCluster", {"clusterName": "bench"}), ("RegisterTaskDefinition", td_web)):
+    def setup(op, payload):
         _, hdrs, body = s.request(host, op, payload)
         status, data = send(u.hostname, u.port, hdrs, body)
         if status != 200:
             sys.exit(f"reqs.py: set-up {op} on {endpoint} answered {status}: {data[:300]!r}")
+        return json.loads(data)
+
+    setup("CreateCluster", {"clusterName": "bench"})
+    setup("RegisterTaskDefinition", td_web)
+    setup("RegisterTaskDefinition", TD_RUN)
+    ids = [f"i-{i:017x}" for i in range(RUNTASK_INSTANCES)]
+
+    def register(instance_id):
+        ident = {"instanceId": instance_id, "availabilityZone": "us-east-1a", "region": REGION,
+                 "instanceType": "gantry.host"}
+        big = 10**8  # the most gantry accepts
+        _, hdrs, body = s.request(host, "RegisterContainerInstance", {
+            "cluster": "bench",
+            "instanceIdentityDocument": json.dumps(ident),
+            "totalResources": [
+                {"name": "CPU", "type": "INTEGER", "integerValue": big},
+                {"name": "MEMORY", "type": "INTEGER", "integerValue": big},
+            ],
+        })
+        return send(u.hostname, u.port, hdrs, body)
+
+    for i in range(RUNTASK_INSTANCES):
+        status, data = register(ids[i])
+        if i == 0 and b"InvalidInstanceID.NotFound" in data:
+            # moto_server wants an EC2 instance of its own behind each container instance
+            ids = ec2_instances(endpoint, key, secret, RUNTASK_INSTANCES)
+            status, data = register(ids[i])
+        if status != 200:
+            sys.exit(f"reqs.py: set-up RegisterContainerInstance on {endpoint} answered {status}: {data[:300]!r}")
+    d = setup("RunTask", ops["run-task"][1])
+    if len(d.get("tasks", [])) != 1 or d.get("failures"):
+        sys.exit(f"reqs.py: set-up RunTask on {endpoint} placed no task: {d}")
+    task_arn = d["tasks"][0]["taskArn"]
+    ops["describe-tasks"] = ("DescribeTasks", {"cluster": "bench", "tasks": [task_arn]})
 
     os.makedirs(outdir, exist_ok=True)
     fixed = {
@@ -181,6 +240,8 @@ def main():
         "register-td": lambda d: d["taskDefinition"]["family"] == "bench-reg",
         "describe-td": lambda d: d["taskDefinition"]["family"] == "bench-web"
         and len(d["taskDefinition"]["containerDefinitions"]) == 2,
+        "run-task": lambda d: len(d["tasks"]) == 1 and not d.get("failures"),
+        "describe-tasks": lambda d: [t["taskArn"] for t in d["tasks"]] == [task_arn] and not d.get("failures"),
     }
     for name, (op, payload) in ops.items():
         _, hdrs, body = s.request(host, op, payload or {"clusterName": "bench-check"})

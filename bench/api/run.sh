@@ -6,7 +6,8 @@
 # Settings (environment): BENCH_DURATION seconds measured per run (10), BENCH_WARMUP seconds of
 # warm-up before each (2), BENCH_CONNECTIONS (64), BENCH_THREADS wrk threads (1),
 # BENCH_CREATES pre-signed CreateCluster names per target (30000 per second of warm-up + run),
-# GANTRY_BIN (build/gantry). Exits 1 when a run is invalid (errors, or not enough fresh names).
+# BENCH_ONLY a regex of the workload names to run (all), BENCH_MOTO_INSTANCES container instances
+# RunTask places on (40), GANTRY_BIN (build/gantry). Exits 1 when a run is invalid (errors, or not enough fresh names).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -18,6 +19,7 @@ THREADS=${BENCH_THREADS:-1}
 CREATES=${BENCH_CREATES:-$(((WARMUP + DURATION) * 30000))}
 MIX_CREATES=$((CREATES / 2))
 GOAL=30
+ONLY=${BENCH_ONLY:-.} # run only the workloads whose name matches this regex (e.g. '^(RunTask|DescribeTasks)$')
 NOISY=${BENCH_NOISY:-60} # % of a core used by neither server nor wrk above which a run is flagged
 
 die() { echo "bench/api: $*" >&2; exit 1; }
@@ -53,7 +55,7 @@ printf '%s %s %s\n' "$KEY" "$SECRET" "$ACCOUNT" >"$TMP/credentials"
 # gantry, with its state on this machine's disk like any install (not tmpfs): writes are fsynced.
 mkdir -p "$TMP/gantry-data"
 "$GANTRY_BIN" server --listen 127.0.0.1:0 --data "$TMP/gantry-data" --credentials "$TMP/credentials" \
-	--ready-file "$TMP/ready" >"$TMP/gantry.log" 2>&1 &
+	--ready-file "$TMP/ready" --agent-timeout 86400 >"$TMP/gantry.log" 2>&1 &
 GANTRY_PID=$!
 MOTO_PORT=$(free_port)
 moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$TMP/moto.log" 2>&1 &
@@ -130,7 +132,9 @@ run_wrk() {
 	for f in "$@"; do extra+=("$TMP/$t/$f.req"); done
 	local line
 	c0=$(child_ticks)
-	line=$(wrk -t"$THREADS" -c"$CONNS" -d"${secs}s" --timeout 5s -s "$HERE/load.lua" "$url/" -- \
+	local check=
+	[ "$file" = run-task ] && check=runtask
+	line=$(BENCH_CHECK=$check wrk -t"$THREADS" -c"$CONNS" -d"${secs}s" --timeout 5s -s "$HERE/load.lua" "$url/" -- \
 		"$TMP/$t/$file.req" "$start" "$THREADS" "${extra[@]}" | grep '^RESULT ') ||
 		die "wrk failed against $t"
 	c1=$(child_ticks)
@@ -147,7 +151,7 @@ run_wrk() {
 	# The kernel's per-process and per-core accounts disagree by some ticks: about ±10 %.
 	[ "$R_other_cpu" -ge 0 ] || R_other_cpu=0
 	R_requests=0 R_duration_us=1 R_non2xx=0 R_connect=0 R_read=0 R_write=0 R_timeout=0
-	R_p50_us=0 R_p99_us=0 R_next=0 R_wrapped=0
+	R_p50_us=0 R_p99_us=0 R_next=0 R_wrapped=0 R_invalid=0
 	local kv
 	for kv in ${line#RESULT }; do
 		printf -v "R_${kv%%=*}" '%s' "${kv#*=}"
@@ -161,6 +165,8 @@ WORKLOADS=(
 	"RegisterTaskDefinition|register-td|"
 	"DescribeTaskDefinition|describe-td|"
 	"mix (4 ops, equal shares)|mix-create|describe-clusters register-td describe-td"
+	"RunTask|run-task|"
+	"DescribeTasks|describe-tasks|"
 )
 declare -A NEXT=()
 invalid=0
@@ -168,6 +174,7 @@ noisy=0
 results=()
 for w in "${WORKLOADS[@]}"; do
 	IFS='|' read -r name file extra <<<"$w"
+	[[ "$name" =~ $ONLY ]] || continue
 	for t in gantry moto; do
 		key=$t/$file
 		# shellcheck disable=SC2086 # $extra is a list of words
@@ -188,6 +195,10 @@ for w in "${WORKLOADS[@]}"; do
 		fi
 		if [ "$R_wrapped" -gt 0 ] || [ "$warm_wrapped" -gt 0 ]; then
 			note="$note  INVALID: ran out of fresh CreateCluster names (raise BENCH_CREATES)"
+			invalid=1
+		fi
+		if [ "$R_invalid" -gt 0 ]; then
+			note="$note  INVALID: $R_invalid RunTask answers placed no task"
 			invalid=1
 		fi
 		[ "$R_requests" -gt 0 ] || { note="$note  INVALID: no answers"; invalid=1; }

@@ -202,9 +202,24 @@ static const char *header(const struct api_request *req, const char *name)
 }
 
 /* Sends the answer for a call whose handler is done, and frees the call state. */
+void api_call_answer_text(struct api_call *call, char *text, size_t len)
+{
+	struct call_state *cs = (struct call_state *)call;
+	free(cs->body);
+	cs->body = text;
+	cs->len = len;
+}
+
 static void finish(struct call_state *cs, json_t *out, struct err *e)
 {
+	if (!out && cs->body && !e) {
+		/* The handler gave its answer as text (api_call_answer_text). */
+		store_when_durable(cs->call.api->store, store_last_seq(cs->call.api->store), answer_durable,
+				   cs);
+		return;
+	}
 	if (!out) {
+		free(cs->body);
 		if (!e)
 			err_set(&e, ERR_INTERNAL, "%s returned no answer", cs->call.operation);
 		send_error(&cs->req, cs->call.request_id, cs->call.operation, e);
@@ -212,6 +227,7 @@ static void finish(struct call_state *cs, json_t *out, struct err *e)
 		return;
 	}
 	err_free(e);
+	free(cs->body);
 	cs->body = jv_dump(out);
 	cs->len = strlen(cs->body);
 	json_decref(out);

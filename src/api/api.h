@@ -41,6 +41,11 @@ struct api_call {
  * the store before it answers. */
 typedef int (*api_op_fn)(struct api_call *call, json_t *in, json_t **out, struct err **err);
 
+/* Gives the answer of a successful call as ready-made JSON text (an object), for handlers that have
+ * serialized the document already (e.g. to store it): the handler then returns 0 with *out NULL.
+ * Takes ownership of text (heap). */
+void api_call_answer_text(struct api_call *call, char *text, size_t len);
+
 /* Answers a call whose handler returned API_LATER: with out (a reference the function takes) on
  * success, or with err (taken) when out is NULL. The answer, like every answer, waits until the
  * store has made durable everything queued so far. The call must not be used afterwards. */

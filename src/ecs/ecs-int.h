@@ -120,6 +120,9 @@ struct ecs_scope *ecs__scope(struct ecs *ecs, const char *account, const char *r
 struct ecs_scope *ecs__call_scope(struct api_call *call);
 /* The ECS state of a call. */
 struct ecs *ecs__of(struct api_call *call);
+/* Queues the serialized document text[0..len) under kind and "<account>/<region>/<rest>". */
+void ecs__persist_text(struct ecs *ecs, struct ecs_scope *sc, const char *kind, const char *rest,
+		       const char *text, size_t len);
 /* Queues doc (or its deletion when NULL) under kind and "<account>/<region>/<rest>". */
 void ecs__persist(struct ecs *ecs, struct ecs_scope *sc, const char *kind, const char *rest, json_t *doc);
 

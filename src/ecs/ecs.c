@@ -154,6 +154,14 @@ struct ecs_scope *ecs__call_scope(struct api_call *call)
 	return ecs__scope(ecs__of(call), call->account, call->region);
 }
 
+void ecs__persist_text(struct ecs *ecs, struct ecs_scope *sc, const char *kind, const char *rest,
+		       const char *text, size_t len)
+{
+	char *key = xasprintf("%s/%s/%s", sc->account, sc->region, rest);
+	store_put(ecs->store, kind, key, text, len);
+	free(key);
+}
+
 void ecs__persist(struct ecs *ecs, struct ecs_scope *sc, const char *kind, const char *rest, json_t *doc)
 {
 	char *key = xasprintf("%s/%s/%s", sc->account, sc->region, rest);

@@ -22,6 +22,8 @@
 #define ECS_ATTR_NAME_MAX	  128
 #define ECS_ATTR_VALUE_MAX	  128
 #define ECS_IDENTITY_DOC_MAX	  16384
+/* CPU units or MiB a container instance may register (placement sums stay within an int). */
+#define ECS_RESOURCE_MAX 100000000
 
 /* ---- helpers ---- */
 
@@ -363,9 +365,10 @@ static json_t *registered_resources(json_t *total, struct err **err)
 			goto fail;
 		}
 		if (strcmp(name, "CPU") == 0 || strcmp(name, "MEMORY") == 0) {
-			if ((!has_int && !has_long) || v < 1 || v > 100000000) {
+			if ((!has_int && !has_long) || v < 1 || v > ECS_RESOURCE_MAX) {
 				err_set(err, ERR_INVALID_PARAM,
-					"totalResources %s must be a positive integerValue", name);
+					"totalResources %s must be an integerValue between 1 and %d", name,
+					ECS_RESOURCE_MAX);
 				goto fail;
 			}
 			*(strcmp(name, "CPU") == 0 ? &cpu : &mem) = v;

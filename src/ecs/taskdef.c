@@ -153,8 +153,14 @@ int ecs__register_task_definition(struct api_call *call, json_t *in, json_t **ou
 	if (json_is_array(tags))
 		ecs__merge_tags(json_object_get(rec, "tags"), tags, NULL);
 	json_array_append_new(revs, rec);
-	ecs__taskdef_save(ecs__of(call), sc, rec);
-	*out = json_pack("{s:O, s:O}", "taskDefinition", doc, "tags", json_object_get(rec, "tags"));
+	/* The stored record {taskDefinition, tags} is exactly ECS's answer: serialize it once, for both. */
+	char *text = jv_dump(rec);
+	size_t len = strlen(text);
+	char *rest = xasprintf("%s/%08zu", family, rev);
+	ecs__persist_text(ecs__of(call), sc, ECS_KIND_TASKDEF, rest, text, len);
+	free(rest);
+	api_call_answer_text(call, text, len);
+	*out = NULL;
 	return 0;
 }
 
