@@ -20,7 +20,8 @@ static void usage(FILE *f)
 		"  --server URL            the gantry server (default $AWS_ENDPOINT_URL, "
 		"else " AGENT_DEFAULT_SERVER ")\n"
 		"  --cluster NAME          the cluster to join (default \"" AGENT_DEFAULT_CLUSTER
-		"\", created when missing)\n"
+		"\"; as with ECS, only the default\n"
+		"                          cluster is created when missing)\n"
 		"  --cpu UNITS             CPU units to offer (default 1024 per core: %lld here)\n"
 		"  --memory MIB            memory to offer (default MemTotal minus %d MiB: %lld here)\n"
 		"  --attribute KEY[=VALUE] an attribute of the instance (repeatable); ecs.availability-zone\n"
