@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "agent/agent-int.h"
+#include "common/dirlock.h"
 #include "common/ids.h"
 #include "common/jv.h"
 #include "common/log.h"
@@ -277,27 +278,6 @@ out:
 	free(text);
 	fclose(f);
 	return rc;
-}
-
-/* Two agents on one state directory would register as the same instances: refuse the second. */
-static int lock_state_dir(const char *dir, int *fd_out, struct err **err)
-{
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		return err_sys(err, errno, "create %s", dir);
-	char *path = xasprintf("%s/lock", dir);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		err_sys(err, errno, "open %s", path);
-		free(path);
-		return -1;
-	}
-	free(path);
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		close(fd);
-		return err_set(err, ERR_SYS, "%s is in use by another gantry agent", dir);
-	}
-	*fd_out = fd;
-	return 0;
 }
 
 /* Instance life */
@@ -613,7 +593,7 @@ struct agent *agent_new(uv_loop_t *loop, const struct agent_opts *o, struct runt
 			  a->region, err);
 	if (!a->aws)
 		goto fail;
-	if (a->state_dir && lock_state_dir(a->state_dir, &a->lock_fd, err) < 0)
+	if (a->state_dir && dirlock_take(a->state_dir, "gantry agent", &a->lock_fd, err) < 0)
 		goto fail;
 	for (unsigned i = 0; i < count; i++) {
 		struct agent__inst *in = &a->insts[i];

@@ -15,6 +15,7 @@
 
 #include "api/api.h"
 #include "api/creds.h"
+#include "common/dirlock.h"
 #include "common/hsrv.h"
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -31,30 +32,6 @@ struct server {
 	struct hsrv *http;
 	int lock_fd;
 };
-
-/* Two servers on one state directory would each believe they own it: refuse the second. The
- * lock is released by the kernel when the process ends, however it ends. */
-static int lock_data_dir(const char *dir, int *fd_out, struct err **err)
-{
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		return err_sys(err, errno, "create %s", dir);
-	char *path = xasprintf("%s/lock", dir);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		err_sys(err, errno, "open %s", path);
-		free(path);
-		return -1;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		err_set(err, ERR_SYS, "%s is in use by another gantry server", dir);
-		close(fd);
-		free(path);
-		return -1;
-	}
-	free(path);
-	*fd_out = fd;
-	return 0;
-}
 
 /* The last step of a shutdown: every answer that waited for the store has been sent. */
 static void finish_stop(void *arg)
@@ -137,7 +114,7 @@ int server_run(const struct server_opts *opts, struct err **err)
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
 	if (hsrv_parse_addr(opts->listen, &addr, err) < 0 ||
-	    lock_data_dir(opts->data_dir, &s.lock_fd, err) < 0)
+	    dirlock_take(opts->data_dir, "gantry server", &s.lock_fd, err) < 0)
 		goto out;
 	if (uv_loop_init(&s.loop) != 0) {
 		err_set(err, ERR_SYS, "cannot create the event loop");
