@@ -1,5 +1,5 @@
-/* The credential store: a small open-addressing hash table from access key id to credential, the
- * parser of the credentials file, and the generator of a first credential for `gantry dev`. */
+/* The credential store: a map from access key id to credential (common/hmap), the parser of the
+ * credentials file, and the generator of a first credential for `gantry dev`. */
 #include "api/creds.h"
 
 #include <errno.h>
@@ -13,16 +13,12 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/hmap.h"
 #include "common/ids.h"
 #include "common/xalloc.h"
 
-/* Slots in a new table; always a power of two so that a mask picks the slot. */
-#define CREDS_INITIAL_SLOTS 16
-
 struct creds {
-	struct cred **slots; /* NULL = empty; no deletions, so no tombstones */
-	size_t nslots;
-	size_t count;
+	struct hmap *by_key; /* access key id -> struct cred */
 };
 
 /* Overwrites a secret before its memory is freed, so that it does not linger in the heap. */
@@ -31,22 +27,10 @@ static void wipe(char *s)
 	OPENSSL_cleanse(s, strlen(s));
 }
 
-/* FNV-1a: keys are short and chosen by us or by an operator, not by requesters. */
-static uint64_t hash_key(const char *s)
-{
-	uint64_t h = 14695981039346656037ull;
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ull;
-	}
-	return h;
-}
-
 struct creds *creds_new(void)
 {
 	struct creds *c = xcalloc(1, sizeof(*c));
-	c->nslots = CREDS_INITIAL_SLOTS;
-	c->slots = xcalloc(c->nslots, sizeof(*c->slots));
+	c->by_key = hmap_new();
 	return c;
 }
 
@@ -67,45 +51,24 @@ void creds_free(struct creds *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < c->nslots; i++)
-		cred_free(c->slots[i]);
-	free(c->slots);
+	size_t it = 0;
+	void *v;
+	while (hmap_next(c->by_key, &it, NULL, &v))
+		cred_free(v);
+	hmap_free(c->by_key);
 	free(c);
 }
 
 size_t creds_count(const struct creds *c)
 {
-	return c ? c->count : 0;
-}
-
-/* The slot holding key, or the empty slot where it would go. The table is never full. */
-static size_t find_slot(const struct creds *c, const char *key)
-{
-	size_t mask = c->nslots - 1;
-	size_t i = (size_t)hash_key(key) & mask;
-	while (c->slots[i] && strcmp(c->slots[i]->access_key, key) != 0)
-		i = (i + 1) & mask;
-	return i;
-}
-
-static void grow(struct creds *c)
-{
-	struct cred **old = c->slots;
-	size_t nold = c->nslots;
-	c->nslots = nold * 2;
-	c->slots = xcalloc(c->nslots, sizeof(*c->slots));
-	for (size_t i = 0; i < nold; i++) {
-		if (old[i])
-			c->slots[find_slot(c, old[i]->access_key)] = old[i];
-	}
-	free(old);
+	return c ? hmap_size(c->by_key) : 0;
 }
 
 const struct cred *creds_find(const struct creds *c, const char *access_key)
 {
 	if (!c || !access_key)
 		return NULL;
-	return c->slots[find_slot(c, access_key)];
+	return hmap_get(c->by_key, access_key);
 }
 
 static bool key_char(char ch)
@@ -156,18 +119,13 @@ int creds_add(struct creds *c, const char *access_key, const char *secret, const
 {
 	if (check_fields(access_key, secret, account, err) < 0)
 		return -1;
-	size_t i = find_slot(c, access_key);
-	if (c->slots[i])
+	if (hmap_get(c->by_key, access_key))
 		return err_set(err, ERR_INVALID_PARAM, "access key `%s` appears twice", access_key);
 	struct cred *cr = xcalloc(1, sizeof(*cr));
 	cr->access_key = xstrdup(access_key);
 	cr->secret = xstrdup(secret);
 	cr->account = xstrdup(account);
-	c->slots[i] = cr;
-	c->count++;
-	/* Keep the load under 3/4 so probes stay short and an empty slot always exists. */
-	if (c->count * 4 >= c->nslots * 3)
-		grow(c);
+	hmap_put(c->by_key, access_key, cr);
 	return 0;
 }
 

@@ -1,6 +1,8 @@
 /* jansson helpers: typed member access with member-naming errors, and AWS-shaped output. */
 #include "common/jv.h"
 
+#include "common/xalloc.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,9 +170,7 @@ json_t *jv_str_lossy(const char *s)
 		return j;
 	/* Not UTF-8: keep the ASCII, mark the rest. */
 	size_t n = strlen(s);
-	char *copy = malloc(n + 1);
-	if (!copy)
-		abort();
+	char *copy = xmalloc(n + 1);
 	for (size_t i = 0; i < n; i++)
 		copy[i] = (unsigned char)s[i] < 0x80 ? s[i] : '?';
 	copy[n] = '\0';

@@ -21,11 +21,6 @@ struct ecs_poll {
 	struct ecs_poll *next;
 };
 
-static const char *str_of(json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
-
 /* The answer of a poll: the instance's whole desired set, with the full task and definition only
  * for the tasks that changed after version `since` (all of them when the agent has nothing, or a
  * version from before a server restart): an instance with many tasks costs work in proportion to
@@ -41,12 +36,12 @@ static json_t *desired_state(struct ecs_instance *in, uint64_t since)
 	json_object_foreach (in->tasks, id, t) {
 		if (ecs__task_stopped(t))
 			continue;
-		const char *last = str_of(t, "lastStatus");
+		const char *last = ecs__str(t, "lastStatus");
 		const char *next = strcmp(last, "PROVISIONING") == 0   ? "PENDING"
 				   : strcmp(last, "DEACTIVATING") == 0 ? "STOPPING"
 								       : NULL;
 		if (next) {
-			json_object_set_new(t, "lastStatus", json_string(next));
+			ecs__task_set_last(cl, t, next);
 			json_int_t v = json_integer_value(json_object_get(t, "version"));
 			json_object_set_new(t, "version", json_integer(v + 1));
 			ecs__task_save(cl, t);
@@ -55,7 +50,7 @@ static json_t *desired_state(struct ecs_instance *in, uint64_t since)
 				      "desiredStatus", json_object_get(t, "desiredStatus"), "lastStatus",
 				      json_object_get(t, "lastStatus"));
 		if (all || (uint64_t)json_integer_value(json_object_get(t, "_changed")) > since) {
-			json_t *rec = ecs__taskdef_record_any(cl->sc, str_of(t, "taskDefinitionArn"));
+			json_t *rec = ecs__taskdef_record_any(cl->sc, ecs__str(t, "taskDefinitionArn"));
 			json_object_set_new(d, "task", ecs__task_view(t, false));
 			json_object_set(d, "taskDefinition", json_object_get(rec, "taskDefinition"));
 		}
@@ -137,7 +132,7 @@ int ecs__agent_poll(struct api_call *call, json_t *in, json_t **out, struct err 
 			       iref);
 	struct ecs *ecs = cl->sc->ecs;
 	inst->last_seen_ms = clock_mono_ms();
-	bool inactive = strcmp(str_of(inst->doc, "status"), "INACTIVE") == 0;
+	bool inactive = strcmp(ecs__str(inst->doc, "status"), "INACTIVE") == 0;
 	if (!inactive)
 		set_connected(inst, true);
 	if (inactive || (uint64_t)version != inst->desired_version || !ecs->loop || ecs->stopping ||
@@ -176,7 +171,7 @@ void ecs__check_agents(struct ecs *ecs)
 			while (hmap_next(cl->instances, &jt, NULL, &iv)) {
 				struct ecs_instance *in = iv;
 				if (in->connected && now - in->last_seen_ms > limit &&
-				    strcmp(str_of(in->doc, "status"), "INACTIVE") != 0)
+				    strcmp(ecs__str(in->doc, "status"), "INACTIVE") != 0)
 					set_connected(in, false);
 			}
 		}

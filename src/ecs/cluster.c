@@ -130,18 +130,8 @@ void ecs__cluster_counts(struct ecs_cluster *cl, long long *instances, long long
 		if (st && (strcmp(st, "ACTIVE") == 0 || strcmp(st, "DRAINING") == 0))
 			(*instances)++;
 	}
-	const char *id;
-	json_t *t;
-	json_object_foreach (cl->tasks, id, t) {
-		const char *st = json_string_value(json_object_get(t, "lastStatus"));
-		if (!st)
-			continue;
-		if (strcmp(st, "RUNNING") == 0)
-			(*running)++;
-		else if (strcmp(st, "PROVISIONING") == 0 || strcmp(st, "PENDING") == 0 ||
-			 strcmp(st, "ACTIVATING") == 0)
-			(*pending)++;
-	}
+	*running = cl->running;
+	*pending = cl->pending;
 }
 
 /* Counts of what a cluster holds (services are not kept yet: none can exist). */

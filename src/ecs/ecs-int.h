@@ -36,7 +36,8 @@ struct ecs_instance {
 	json_t *tasks;		  /* task id -> Task (the same references as in cl->tasks): its desired set */
 	uint64_t desired_version; /* bumped whenever what its agent should run changes */
 	struct ecs_poll *polls;	  /* polls held open by its agent */
-	uint64_t last_seen_ms;	  /* monotonic time the last poll arrived */
+	long long running, pending; /* its tasks whose lastStatus is RUNNING / PENDING */
+	uint64_t last_seen_ms;	    /* monotonic time the last poll arrived */
 	bool connected;
 };
 
@@ -49,6 +50,9 @@ struct ecs_cluster {
 	json_t *tasks;		/* task id -> Task document */
 	json_t *tokens;		/* RunTask clientToken -> array of the task ids it made */
 	json_t *stopped;	/* ids of STOPPED tasks, oldest stop first (for the purge) */
+	/* Tasks RUNNING, and PROVISIONING / PENDING / ACTIVATING: kept by ecs__task_set_last so that
+	 * DescribeClusters does not walk every task. */
+	long long running, pending;
 };
 
 /* One account in one region: everything a caller can see. Accounts never share a scope. */
@@ -106,6 +110,9 @@ void ecs__task_save(struct ecs_cluster *cl, json_t *task);
 /* Moves a task to STOPPED now (releasing what it holds) with the given stop code and reason, as
  * when an instance is deregistered with tasks on it. */
 void ecs__task_stop_now(struct ecs_cluster *cl, json_t *task, const char *code, const char *reason);
+/* Sets a task's lastStatus: the one place it changes, so that the cluster's and the instance's
+ * counts stay right. */
+void ecs__task_set_last(struct ecs_cluster *cl, json_t *task, const char *status);
 /* Whether a task's lastStatus is STOPPED. */
 bool ecs__task_stopped(json_t *task);
 
@@ -131,6 +138,11 @@ void ecs__persist(struct ecs *ecs, struct ecs_scope *sc, const char *kind, const
 int ecs__check_tags(json_t *tags, const char *member, struct err **err);
 /* Merges new tags into the list `have` (same key: value replaced). Enforces ECS_TAGS_MAX. */
 int ecs__merge_tags(json_t *have, json_t *add, struct err **err);
+/* The string member k of object o, or NULL (when o is NULL, k is absent or not a string). */
+static inline const char *ecs__str(json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
 /* qsort comparison of two `const char *` elements. */
 int ecs__cmp_strp(const void *a, const void *b);
 /* True when `include` (an array of strings, may be NULL) contains name. */

@@ -27,14 +27,9 @@
 
 /* ---- helpers ---- */
 
-static const char *str_of(json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
-
 static const char *instance_status(struct ecs_instance *in)
 {
-	return str_of(in->doc, "status");
+	return ecs__str(in->doc, "status");
 }
 
 void ecs__instance_save(struct ecs_instance *in)
@@ -82,7 +77,7 @@ struct ecs_instance *ecs__instance_find(struct ecs_cluster *cl, const char *ref)
 		if (!slash || !mark)
 			return NULL;
 		struct ecs_instance *in = hmap_get(cl->instances, slash + 1);
-		return in && strcmp(str_of(in->doc, "containerInstanceArn"), ref) == 0 ? in : NULL;
+		return in && strcmp(ecs__str(in->doc, "containerInstanceArn"), ref) == 0 ? in : NULL;
 	}
 	return hmap_get(cl->instances, id);
 }
@@ -110,16 +105,6 @@ json_t *ecs__instance_view(struct ecs_instance *in, bool with_tags)
 {
 	json_t *v = json_deep_copy(in->doc);
 	struct sched_instance_info info;
-	long long running = 0, pending = 0;
-	const char *id;
-	json_t *t;
-	json_object_foreach (in->tasks, id, t) {
-		const char *st = str_of(t, "lastStatus");
-		if (st && strcmp(st, "RUNNING") == 0)
-			running++;
-		else if (st && strcmp(st, "PENDING") == 0)
-			pending++;
-	}
 	if (sched_instance_get(in->cl->sched, in->id, &info, NULL) == 0) {
 		json_t *rem = json_array();
 		json_array_append_new(rem, resource("CPU", info.remaining_cpu));
@@ -135,8 +120,8 @@ json_t *ecs__instance_view(struct ecs_instance *in, bool with_tags)
 		json_object_set(v, "remainingResources", json_object_get(v, "registeredResources"));
 	}
 	json_object_set_new(v, "agentConnected", json_boolean(in->connected));
-	json_object_set_new(v, "runningTasksCount", json_integer(running));
-	json_object_set_new(v, "pendingTasksCount", json_integer(pending));
+	json_object_set_new(v, "runningTasksCount", json_integer(in->running));
+	json_object_set_new(v, "pendingTasksCount", json_integer(in->pending));
 	if (!with_tags)
 		json_object_del(v, "tags");
 	return v;
@@ -215,8 +200,8 @@ static int spec_from_doc(struct ecs_instance *in, struct sched_instance_spec *sp
 	*tcp = *udp = NULL;
 	*attrs = NULL;
 	spec->id = in->id;
-	spec->ec2_instance_id = str_of(in->doc, "ec2InstanceId");
-	spec->agent_version = str_of(json_object_get(in->doc, "versionInfo"), "agentVersion");
+	spec->ec2_instance_id = ecs__str(in->doc, "ec2InstanceId");
+	spec->agent_version = ecs__str(json_object_get(in->doc, "versionInfo"), "agentVersion");
 	spec->registered_at = json_number_value(json_object_get(in->doc, "registeredAt"));
 	const char *st = instance_status(in);
 	spec->status = strcmp(st, "DRAINING") == 0 ? SCHED_DRAINING : SCHED_ACTIVE;
@@ -224,7 +209,7 @@ static int spec_from_doc(struct ecs_instance *in, struct sched_instance_spec *sp
 	size_t i;
 	json_t *r;
 	json_array_foreach (json_object_get(in->doc, "registeredResources"), i, r) {
-		const char *name = str_of(r, "name");
+		const char *name = ecs__str(r, "name");
 		if (!name)
 			continue;
 		if (strcmp(name, "CPU") == 0)
@@ -246,8 +231,8 @@ static int spec_from_doc(struct ecs_instance *in, struct sched_instance_spec *sp
 	*attrs = xcalloc(json_array_size(al) + 1, sizeof(**attrs));
 	json_t *a;
 	json_array_foreach (al, i, a) {
-		(*attrs)[i].name = str_of(a, "name");
-		(*attrs)[i].value = str_of(a, "value");
+		(*attrs)[i].name = ecs__str(a, "name");
+		(*attrs)[i].value = ecs__str(a, "value");
 	}
 	spec->attrs = *attrs;
 	spec->nattrs = json_array_size(al);
@@ -328,7 +313,7 @@ static void set_attr(json_t *list, const char *name, const char *value)
 	if (value)
 		json_object_set_new(na, "value", json_string(value));
 	json_array_foreach (list, i, a) {
-		if (strcmp(str_of(a, "name"), name) == 0) {
+		if (strcmp(ecs__str(a, "name"), name) == 0) {
 			json_array_set_new(list, i, na);
 			return;
 		}
@@ -341,7 +326,7 @@ static bool has_attr(json_t *list, const char *name)
 	size_t i;
 	json_t *a;
 	json_array_foreach (list, i, a) {
-		if (strcmp(str_of(a, "name"), name) == 0)
+		if (strcmp(ecs__str(a, "name"), name) == 0)
 			return true;
 	}
 	return false;
@@ -462,7 +447,7 @@ int ecs__register_container_instance(struct api_call *call, json_t *in, json_t *
 		free(arn);
 		fresh = true;
 	}
-	const char *ec2id = str_of(ident, "instanceId");
+	const char *ec2id = ecs__str(ident, "instanceId");
 	char gen[20];
 	if (!ec2id && fresh) {
 		/* No identity document: give it an id of EC2's shape, so filters on ec2InstanceId work. */
@@ -480,16 +465,16 @@ int ecs__register_container_instance(struct api_call *call, json_t *in, json_t *
 		json_object_set_new(inst->doc, "versionInfo", json_object());
 	json_t *list = json_object_get(inst->doc, "attributes");
 	json_array_foreach (attrs, i, a) {
-		set_attr(list, str_of(a, "name"), str_of(a, "value"));
+		set_attr(list, ecs__str(a, "name"), ecs__str(a, "value"));
 	}
 	/* What ECS derives from the identity document when the agent does not say it. */
-	const char *az = str_of(ident, "availabilityZone");
+	const char *az = ecs__str(ident, "availabilityZone");
 	char defaz[80];
 	snprintf(defaz, sizeof(defaz), "%sa", call->region);
 	if (!has_attr(list, "ecs.availability-zone"))
 		set_attr(list, "ecs.availability-zone", az ? az : defaz);
-	if (!has_attr(list, "ecs.instance-type") && str_of(ident, "instanceType"))
-		set_attr(list, "ecs.instance-type", str_of(ident, "instanceType"));
+	if (!has_attr(list, "ecs.instance-type") && ecs__str(ident, "instanceType"))
+		set_attr(list, "ecs.instance-type", ecs__str(ident, "instanceType"));
 	if (!has_attr(list, "ecs.os-type"))
 		set_attr(list, "ecs.os-type", "linux");
 	if (tags)
@@ -506,23 +491,19 @@ int ecs__register_container_instance(struct api_call *call, json_t *in, json_t *
 		hmap_put(cl->instances, inst->id, inst);
 	} else {
 		/* Re-registration keeps identity and tasks; resources and attributes follow the agent. */
-		struct sched_instance_info info;
-		sched_instance_get(cl->sched, inst->id, &info, NULL);
-		int cpu = 0, mem = 0;
-		json_array_foreach (json_object_get(inst->doc, "registeredResources"), i, a) {
-			if (strcmp(str_of(a, "name"), "CPU") == 0)
-				cpu = (int)json_integer_value(json_object_get(a, "integerValue"));
-			if (strcmp(str_of(a, "name"), "MEMORY") == 0)
-				mem = (int)json_integer_value(json_object_get(a, "integerValue"));
+		struct sched_instance_spec spec;
+		uint16_t *tcp, *udp;
+		struct sched_attr *sattrs;
+		if (spec_from_doc(inst, &spec, &tcp, &udp, &sattrs, NULL) == 0) {
+			sched_instance_set_resources(cl->sched, inst->id, spec.cpu, spec.memory, NULL);
+			sched_instance_set_agent_version(cl->sched, inst->id, spec.agent_version, NULL);
+			for (size_t k = 0; k < spec.nattrs; k++)
+				sched_instance_set_attribute(cl->sched, inst->id, spec.attrs[k].name,
+							     spec.attrs[k].value, NULL);
 		}
-		sched_instance_set_resources(cl->sched, inst->id, cpu, mem, NULL);
-		sched_instance_set_agent_version(
-			cl->sched, inst->id,
-			str_of(json_object_get(inst->doc, "versionInfo"), "agentVersion"), NULL);
-		json_array_foreach (list, i, a) {
-			sched_instance_set_attribute(cl->sched, inst->id, str_of(a, "name"),
-						     str_of(a, "value"), NULL);
-		}
+		free(tcp);
+		free(udp);
+		free(sattrs);
 		sched_instance_set_connected(cl->sched, inst->id, true, NULL);
 	}
 	ecs__instance_save(inst);
@@ -723,14 +704,15 @@ static bool is_custom(const char *name)
 /* Resolves the target of an attribute (only container instances carry attributes in ECS). */
 static struct ecs_instance *attr_target(struct ecs_cluster *cl, json_t *a, struct err **err)
 {
-	const char *type = str_of(a, "targetType");
-	const char *target = str_of(a, "targetId");
+	const char *type = ecs__str(a, "targetType");
+	const char *target = ecs__str(a, "targetId");
 	if (type && strcmp(type, "container-instance") != 0) {
 		err_set(err, ERR_INVALID_PARAM, "Invalid targetType '%s': must be container-instance", type);
 		return NULL;
 	}
 	if (!target) {
-		err_set(err, ERR_INVALID_PARAM, "targetId is required for attribute '%s'", str_of(a, "name"));
+		err_set(err, ERR_INVALID_PARAM, "targetId is required for attribute '%s'",
+			ecs__str(a, "name"));
 		return NULL;
 	}
 	struct ecs_instance *inst = ecs__instance_find(cl, target);
@@ -767,9 +749,9 @@ static int attributes_op(struct api_call *call, json_t *in, json_t **out, bool p
 			size_t custom = 0, k;
 			json_t *h;
 			json_array_foreach (list, k, h) {
-				custom += is_custom(str_of(h, "name"));
+				custom += is_custom(ecs__str(h, "name"));
 			}
-			if (is_custom(str_of(a, "name")) && !has_attr(list, str_of(a, "name")) &&
+			if (is_custom(ecs__str(a, "name")) && !has_attr(list, ecs__str(a, "name")) &&
 			    custom >= ECS_CUSTOM_ATTRIBUTES_MAX)
 				return err_set(err, ERR_ATTRIBUTE_LIMIT,
 					       "The container instance %s already has %d custom attributes",
@@ -779,14 +761,14 @@ static int attributes_op(struct api_call *call, json_t *in, json_t **out, bool p
 	json_t *result = json_array();
 	json_array_foreach (attrs, i, a) {
 		struct ecs_instance *inst = attr_target(cl, a, NULL);
-		const char *name = str_of(a, "name"), *value = str_of(a, "value");
+		const char *name = ecs__str(a, "name"), *value = ecs__str(a, "value");
 		json_t *list = json_object_get(inst->doc, "attributes");
 		if (put) {
 			set_attr(list, name, value);
 			sched_instance_set_attribute(cl->sched, inst->id, name, value, NULL);
 		} else {
 			for (size_t k = 0; k < json_array_size(list); k++) {
-				if (strcmp(str_of(json_array_get(list, k), "name"), name) == 0) {
+				if (strcmp(ecs__str(json_array_get(list, k), "name"), name) == 0) {
 					json_array_remove(list, k);
 					break;
 				}
@@ -844,7 +826,7 @@ int ecs__list_attributes(struct api_call *call, json_t *in, json_t **out, struct
 		size_t i;
 		json_t *a;
 		json_array_foreach (json_object_get(inst->doc, "attributes"), i, a) {
-			const char *an = str_of(a, "name"), *av = str_of(a, "value");
+			const char *an = ecs__str(a, "name"), *av = ecs__str(a, "value");
 			if (name && strcmp(an, name) != 0)
 				continue;
 			if (value && (!av || strcmp(av, value) != 0))

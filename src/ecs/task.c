@@ -25,11 +25,6 @@
 #define ECS_REASON_MAX	       1024
 #define ECS_CLIENT_TOKEN_MAX   64
 
-static const char *str_of(json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
-
 /* The lifecycle's order, for applying reported transitions only forward. */
 static int status_rank(const char *s)
 {
@@ -42,9 +37,37 @@ static int status_rank(const char *s)
 	return -1;
 }
 
+static struct ecs_instance *task_instance(struct ecs_cluster *cl, json_t *task);
+
+/* Adds (by = 1) or removes (by = -1) the task from the counts its lastStatus belongs to. */
+static void count_task(struct ecs_cluster *cl, json_t *task, int by)
+{
+	const char *st = ecs__str(task, "lastStatus");
+	struct ecs_instance *in = task_instance(cl, task);
+	if (!st)
+		return;
+	if (strcmp(st, "RUNNING") == 0) {
+		cl->running += by;
+		if (in)
+			in->running += by;
+	} else if (strcmp(st, "PROVISIONING") == 0 || strcmp(st, "PENDING") == 0 ||
+		   strcmp(st, "ACTIVATING") == 0) {
+		cl->pending += by;
+		if (in && strcmp(st, "PENDING") == 0)
+			in->pending += by;
+	}
+}
+
+void ecs__task_set_last(struct ecs_cluster *cl, json_t *task, const char *status)
+{
+	count_task(cl, task, -1);
+	json_object_set_new(task, "lastStatus", json_string(status));
+	count_task(cl, task, 1);
+}
+
 bool ecs__task_stopped(json_t *task)
 {
-	const char *st = str_of(task, "lastStatus");
+	const char *st = ecs__str(task, "lastStatus");
 	return st && strcmp(st, "STOPPED") == 0;
 }
 
@@ -64,7 +87,7 @@ json_t *ecs__task_view(json_t *task, bool with_tags)
 
 void ecs__task_save(struct ecs_cluster *cl, json_t *task)
 {
-	char *rest = xasprintf("%s/%s", cl->name, str_of(task, "_id"));
+	char *rest = xasprintf("%s/%s", cl->name, ecs__str(task, "_id"));
 	ecs__persist(cl->sc->ecs, cl->sc, ECS_KIND_TASK, rest, task);
 	free(rest);
 }
@@ -77,7 +100,7 @@ static void touch(json_t *task)
 
 static struct ecs_instance *task_instance(struct ecs_cluster *cl, json_t *task)
 {
-	const char *id = str_of(task, "_instance");
+	const char *id = ecs__str(task, "_instance");
 	return id ? hmap_get(cl->instances, id) : NULL;
 }
 
@@ -88,7 +111,7 @@ static void usage_of(json_t *task, struct sched_usage *u, struct sched_port *por
 	memset(u, 0, sizeof(*u));
 	u->cpu = (int)json_integer_value(json_object_get(us, "cpu"));
 	u->memory = (int)json_integer_value(json_object_get(us, "memory"));
-	u->group = str_of(task, "group");
+	u->group = ecs__str(task, "group");
 	size_t i;
 	json_t *p;
 	json_array_foreach (json_object_get(us, "ports"), i, p) {
@@ -106,7 +129,7 @@ void ecs__task_stop_now(struct ecs_cluster *cl, json_t *task, const char *code, 
 	if (ecs__task_stopped(task))
 		return;
 	json_t *now = jv_time(clock_now());
-	json_object_set_new(task, "lastStatus", json_string("STOPPED"));
+	ecs__task_set_last(cl, task, "STOPPED");
 	json_object_set_new(task, "desiredStatus", json_string("STOPPED"));
 	if (!json_object_get(task, "stopCode") && code)
 		json_object_set_new(task, "stopCode", json_string(code));
@@ -131,7 +154,7 @@ void ecs__task_stop_now(struct ecs_cluster *cl, json_t *task, const char *code, 
 	if (in)
 		sched_release(cl->sched, in->id, &u, NULL);
 	touch(task);
-	json_array_append_new(cl->stopped, json_string(str_of(task, "_id")));
+	json_array_append_new(cl->stopped, json_string(ecs__str(task, "_id")));
 	ecs__task_save(cl, task);
 	if (in)
 		ecs__instance_changed(in, task);
@@ -140,16 +163,16 @@ void ecs__task_stop_now(struct ecs_cluster *cl, json_t *task, const char *code, 
 int ecs__load_task(struct ecs_scope *sc, const char *rest, json_t *task, struct err **err)
 {
 	const char *slash = strrchr(rest, '/');
-	if (!slash || !json_is_object(task) || !str_of(task, "_id"))
+	if (!slash || !json_is_object(task) || !ecs__str(task, "_id"))
 		return err_set(err, ERR_INTERNAL, "malformed task record");
 	char *cname = xstrndup(rest, (size_t)(slash - rest));
 	struct ecs_cluster *cl = ecs__cluster_rt(sc, cname);
 	free(cname);
-	const char *id = str_of(task, "_id");
+	const char *id = ecs__str(task, "_id");
 	/* Desired-state versions restart with the server; agents get everything on their next poll. */
 	json_object_del(task, "_changed");
 	json_object_set(cl->tasks, id, task);
-	const char *token = str_of(task, "_clientToken");
+	const char *token = ecs__str(task, "_clientToken");
 	if (token) {
 		json_t *ids = json_object_get(cl->tokens, token);
 		if (!ids)
@@ -159,6 +182,7 @@ int ecs__load_task(struct ecs_scope *sc, const char *rest, json_t *task, struct 
 	struct ecs_instance *in = task_instance(cl, task);
 	if (in)
 		json_object_set(in->tasks, id, task);
+	count_task(cl, task, 1);
 	if (ecs__task_stopped(task)) {
 		/* The purge queue wants oldest first; store order is by id, so insert in order of stop. */
 		double at = json_number_value(json_object_get(task, "stoppedAt"));
@@ -200,7 +224,7 @@ void ecs__purge_stopped(struct ecs *ecs)
 					struct ecs_instance *in = task_instance(cl, task);
 					if (in)
 						json_object_del(in->tasks, id);
-					const char *token = str_of(task, "_clientToken");
+					const char *token = ecs__str(task, "_clientToken");
 					if (token)
 						json_object_del(cl->tokens, token);
 					char *rest = xasprintf("%s/%s", cl->name, id);
@@ -252,7 +276,7 @@ static json_t *container_override(json_t *overrides, const char *name)
 	size_t i;
 	json_t *o;
 	json_array_foreach (json_object_get(overrides, "containerOverrides"), i, o) {
-		const char *n = str_of(o, "name");
+		const char *n = ecs__str(o, "name");
 		if (n && strcmp(n, name) == 0)
 			return o;
 	}
@@ -302,7 +326,7 @@ static int check_overrides(json_t *overrides, json_t *td, struct err **err)
 		size_t j;
 		json_t *c;
 		json_array_foreach (json_object_get(td, "containerDefinitions"), j, c) {
-			found = found || strcmp(str_of(c, "name"), name) == 0;
+			found = found || strcmp(ecs__str(c, "name"), name) == 0;
 		}
 		if (!found)
 			return err_set(
@@ -331,17 +355,18 @@ static int build_need(struct need *n, json_t *td, json_t *overrides, const char 
 		      json_t *strategies, struct err **err)
 {
 	memset(n, 0, sizeof(*n));
-	const char *mode = str_of(td, "networkMode");
+	const char *mode = ecs__str(td, "networkMode");
 	bool host_ports = !mode || strcmp(mode, "bridge") == 0 || strcmp(mode, "host") == 0;
 	bool bridge = !mode || strcmp(mode, "bridge") == 0;
 	/* cpu and memory: task level (override, then definition), else the containers' sum. */
-	const char *tcpu = str_of(overrides, "cpu") ? str_of(overrides, "cpu") : str_of(td, "cpu");
-	const char *tmem = str_of(overrides, "memory") ? str_of(overrides, "memory") : str_of(td, "memory");
+	const char *tcpu = ecs__str(overrides, "cpu") ? ecs__str(overrides, "cpu") : ecs__str(td, "cpu");
+	const char *tmem =
+		ecs__str(overrides, "memory") ? ecs__str(overrides, "memory") : ecs__str(td, "memory");
 	long long sum_cpu = 0, sum_mem = 0;
 	size_t i;
 	json_t *c;
 	json_array_foreach (json_object_get(td, "containerDefinitions"), i, c) {
-		json_t *o = container_override(overrides, str_of(c, "name"));
+		json_t *o = container_override(overrides, ecs__str(c, "name"));
 		sum_cpu += int_of(o, "cpu", int_of(c, "cpu", 0));
 		long long res = int_of(o, "memoryReservation", int_of(c, "memoryReservation", 0));
 		long long hard = int_of(o, "memory", int_of(c, "memory", 0));
@@ -354,7 +379,7 @@ static int build_need(struct need *n, json_t *td, json_t *overrides, const char 
 			if (n->nmaps == SCHED_PORTS_MAX)
 				return err_set(err, ERR_INVALID_PARAM, "a task can map at most %d host ports",
 					       SCHED_PORTS_MAX);
-			const char *proto = str_of(pm, "protocol");
+			const char *proto = ecs__str(pm, "protocol");
 			uint8_t pr = proto && strcmp(proto, "udp") == 0 ? SCHED_UDP : SCHED_TCP;
 			long long cport = int_of(pm, "containerPort", 0);
 			long long hport = int_of(pm, "hostPort", bridge ? 0 : cport);
@@ -396,14 +421,14 @@ static int build_need(struct need *n, json_t *td, json_t *overrides, const char 
 	if (group)
 		snprintf(n->group, sizeof(n->group), "%s", group);
 	else
-		snprintf(n->group, sizeof(n->group), "family:%s", str_of(td, "family"));
+		snprintf(n->group, sizeof(n->group), "family:%s", ecs__str(td, "family"));
 	n->req.group = n->group;
 	json_t *a;
 	json_array_foreach (json_object_get(td, "requiresAttributes"), i, a) {
 		if (n->req.nattrs == SCHED_ATTRS_MAX)
 			break;
-		n->attrs[n->req.nattrs].name = str_of(a, "name");
-		n->attrs[n->req.nattrs].value = str_of(a, "value");
+		n->attrs[n->req.nattrs].name = ecs__str(a, "name");
+		n->attrs[n->req.nattrs].value = ecs__str(a, "value");
 		n->req.nattrs++;
 	}
 	n->req.attrs = n->attrs;
@@ -411,7 +436,7 @@ static int build_need(struct need *n, json_t *td, json_t *overrides, const char 
 	json_t *lists[2] = {json_object_get(td, "placementConstraints"), constraints};
 	for (int l = 0; l < 2; l++) {
 		json_array_foreach (lists[l], i, a) {
-			const char *type = str_of(a, "type"), *expr = str_of(a, "expression");
+			const char *type = ecs__str(a, "type"), *expr = ecs__str(a, "expression");
 			if (n->req.nconstraints == SCHED_CONSTRAINTS_MAX)
 				return err_set(err, ERR_INVALID_PARAM,
 					       "A task can have at most %d placement constraints (the task "
@@ -489,8 +514,8 @@ static json_t *make_task(struct api_call *call, struct ecs_cluster *cl, struct e
 	size_t i;
 	json_t *a;
 	json_array_foreach (json_object_get(in->doc, "attributes"), i, a) {
-		if (strcmp(str_of(a, "name"), "ecs.availability-zone") == 0)
-			az = str_of(a, "value");
+		if (strcmp(ecs__str(a, "name"), "ecs.availability-zone") == 0)
+			az = ecs__str(a, "value");
 	}
 	/* Host ports per mapping, from the allocation: static ones first, then dynamic ones. */
 	json_t *containers = json_array();
@@ -503,10 +528,10 @@ static json_t *make_task(struct api_call *call, struct ecs_cluster *cl, struct e
 		char *carn = arn_build("ecs", call->region, call->account, cres);
 		free(cres);
 		json_t *c = json_pack("{s:s, s:s, s:s, s:s, s:s, s:[]}", "containerArn", carn, "taskArn",
-				      task_arn, "name", str_of(cd, "name"), "image", str_of(cd, "image"),
+				      task_arn, "name", ecs__str(cd, "name"), "image", ecs__str(cd, "image"),
 				      "lastStatus", "PENDING", "networkInterfaces");
 		free(carn);
-		json_t *o = container_override(ra->overrides, str_of(cd, "name"));
+		json_t *o = container_override(ra->overrides, ecs__str(cd, "name"));
 		char num[24];
 		snprintf(num, sizeof(num), "%lld", int_of(o, "cpu", int_of(cd, "cpu", 0)));
 		json_object_set_new(c, "cpu", json_string(num));
@@ -577,6 +602,7 @@ static json_t *make_task(struct api_call *call, struct ecs_cluster *cl, struct e
 		json_object_set_new(t, "_clientToken", json_string(ra->token));
 	json_object_set(cl->tasks, id, t);
 	json_object_set(in->tasks, id, t);
+	count_task(cl, t, 1);
 	if (ra->token) {
 		json_t *ids = json_object_get(cl->tokens, ra->token);
 		if (!ids)
@@ -626,7 +652,7 @@ static int read_common(struct api_call *call, json_t *in, struct run_args *ra, c
 	if (!rec)
 		return -1;
 	ra->td = json_object_get(rec, "taskDefinition");
-	if (strcmp(str_of(ra->td, "status"), "ACTIVE") != 0)
+	if (strcmp(ecs__str(ra->td, "status"), "ACTIVE") != 0)
 		return err_set(err, ERR_CLIENT, "TaskDefinition is inactive");
 	bool compatible = false;
 	size_t i;
@@ -637,7 +663,7 @@ static int read_common(struct api_call *call, json_t *in, struct run_args *ra, c
 	if (!compatible)
 		return err_set(err, ERR_CLIENT, "Task definition does not support launch_type %s.",
 			       ra->launch);
-	const char *mode = str_of(ra->td, "networkMode");
+	const char *mode = ecs__str(ra->td, "networkMode");
 	if (mode && strcmp(mode, "awsvpc") == 0 &&
 	    !json_object_get(json_object_get(ra->network, "awsvpcConfiguration"), "subnets"))
 		return err_set(
@@ -779,7 +805,7 @@ static json_t *find_task(struct ecs_cluster *cl, const char *ref)
 			return NULL;
 		id = slash + 1;
 		json_t *t = json_object_get(cl->tasks, id);
-		return t && strcmp(str_of(t, "taskArn"), ref) == 0 ? t : NULL;
+		return t && strcmp(ecs__str(t, "taskArn"), ref) == 0 ? t : NULL;
 	}
 	return json_object_get(cl->tasks, id);
 }
@@ -798,17 +824,17 @@ int ecs__stop_task(struct api_call *call, json_t *in, json_t **out, struct err *
 	json_t *t = find_task(cl, ref);
 	if (!t)
 		return err_set(err, ERR_INVALID_PARAM, "The referenced task was not found.");
-	if (!ecs__task_stopped(t) && strcmp(str_of(t, "desiredStatus"), "STOPPED") != 0) {
+	if (!ecs__task_stopped(t) && strcmp(ecs__str(t, "desiredStatus"), "STOPPED") != 0) {
 		const char *why = reason ? reason : "Task stopped by user";
 		json_object_set_new(t, "desiredStatus", json_string("STOPPED"));
 		json_object_set_new(t, "stopCode", json_string("UserInitiated"));
 		json_object_set_new(t, "stoppedReason", json_string(why));
 		json_object_set_new(t, "stoppingAt", jv_time(clock_now()));
-		if (strcmp(str_of(t, "lastStatus"), "PROVISIONING") == 0) {
+		if (strcmp(ecs__str(t, "lastStatus"), "PROVISIONING") == 0) {
 			/* No agent has it yet: nothing runs, so it is stopped at once. */
 			ecs__task_stop_now(cl, t, "UserInitiated", why);
 		} else {
-			json_object_set_new(t, "lastStatus", json_string("DEACTIVATING"));
+			ecs__task_set_last(cl, t, "DEACTIVATING");
 			touch(t);
 			ecs__task_save(cl, t);
 			struct ecs_instance *inst = task_instance(cl, t);
@@ -897,17 +923,17 @@ int ecs__list_tasks(struct api_call *call, json_t *in, json_t **out, struct err 
 	json_t *t;
 	char fam[300];
 	json_object_foreach (pool, id, t) {
-		if (strcmp(str_of(t, "desiredStatus"), desired ? desired : "RUNNING") != 0)
+		if (strcmp(ecs__str(t, "desiredStatus"), desired ? desired : "RUNNING") != 0)
 			continue;
 		if (family &&
-		    strcmp(family_of(str_of(t, "taskDefinitionArn"), fam, sizeof(fam)), family) != 0)
+		    strcmp(family_of(ecs__str(t, "taskDefinitionArn"), fam, sizeof(fam)), family) != 0)
 			continue;
 		if (started_by &&
-		    (!str_of(t, "startedBy") || strcmp(str_of(t, "startedBy"), started_by) != 0))
+		    (!ecs__str(t, "startedBy") || strcmp(ecs__str(t, "startedBy"), started_by) != 0))
 			continue;
-		if (service && strcmp(str_of(t, "group"), group) != 0)
+		if (service && strcmp(ecs__str(t, "group"), group) != 0)
 			continue;
-		if (launch && strcmp(str_of(t, "launchType"), launch) != 0)
+		if (launch && strcmp(ecs__str(t, "launchType"), launch) != 0)
 			continue;
 		if (after && strcmp(id, after) <= 0)
 			continue;
@@ -935,10 +961,10 @@ static int apply_container(json_t *task, json_t *rep, const char *name, struct e
 	size_t i;
 	json_t *c;
 	json_array_foreach (json_object_get(task, "containers"), i, c) {
-		if (strcmp(str_of(c, "name"), name) != 0)
+		if (strcmp(ecs__str(c, "name"), name) != 0)
 			continue;
-		const char *st = str_of(rep, "status");
-		if (st && status_rank(st) >= status_rank(str_of(c, "lastStatus")))
+		const char *st = ecs__str(rep, "status");
+		if (st && status_rank(st) >= status_rank(ecs__str(c, "lastStatus")))
 			json_object_set_new(c, "lastStatus", json_string(st));
 		json_t *v;
 		if ((v = json_object_get(rep, "exitCode")) && json_is_integer(v))
@@ -974,17 +1000,17 @@ static json_t *task_for_report(struct api_call *call, json_t *in, struct ecs_clu
 /* Whether an essential container of the task has stopped. */
 static bool essential_exited(struct ecs_cluster *cl, json_t *task)
 {
-	json_t *rec = ecs__taskdef_record_any(cl->sc, str_of(task, "taskDefinitionArn"));
+	json_t *rec = ecs__taskdef_record_any(cl->sc, ecs__str(task, "taskDefinitionArn"));
 	json_t *td = json_object_get(rec, "taskDefinition");
 	size_t i;
 	json_t *c;
 	json_array_foreach (json_object_get(task, "containers"), i, c) {
-		if (strcmp(str_of(c, "lastStatus"), "STOPPED") != 0)
+		if (strcmp(ecs__str(c, "lastStatus"), "STOPPED") != 0)
 			continue;
 		size_t j;
 		json_t *cd;
 		json_array_foreach (json_object_get(td, "containerDefinitions"), j, cd) {
-			if (strcmp(str_of(cd, "name"), str_of(c, "name")) == 0 &&
+			if (strcmp(ecs__str(cd, "name"), ecs__str(c, "name")) == 0 &&
 			    json_is_true(json_object_get(cd, "essential")))
 				return true;
 		}
@@ -1017,7 +1043,7 @@ int ecs__submit_task_state_change(struct api_call *call, json_t *in, json_t **ou
 		return 0;
 	}
 	json_array_foreach (containers, i, c) {
-		if (apply_container(t, c, str_of(c, "containerName"), err) < 0)
+		if (apply_container(t, c, ecs__str(c, "containerName"), err) < 0)
 			return -1;
 	}
 	static const char *const times[] = {"pullStartedAt", "pullStoppedAt", "executionStoppedAt", NULL};
@@ -1029,7 +1055,7 @@ int ecs__submit_task_state_change(struct api_call *call, json_t *in, json_t **ou
 	if (status && strcmp(status, "STOPPED") == 0) {
 		const char *code = "EssentialContainerExited";
 		const char *why = "Essential container in task exited";
-		if (strcmp(str_of(t, "desiredStatus"), "STOPPED") != 0) {
+		if (strcmp(ecs__str(t, "desiredStatus"), "STOPPED") != 0) {
 			bool started = json_object_get(t, "startedAt") != NULL;
 			if (!started && reason) {
 				code = "TaskFailedToStart";
@@ -1042,15 +1068,15 @@ int ecs__submit_task_state_change(struct api_call *call, json_t *in, json_t **ou
 		}
 		ecs__task_stop_now(cl, t, code, why);
 	} else if (status && strcmp(status, "RUNNING") == 0 &&
-		   status_rank(str_of(t, "lastStatus")) < status_rank("RUNNING")) {
+		   status_rank(ecs__str(t, "lastStatus")) < status_rank("RUNNING")) {
 		json_t *now = jv_time(clock_now());
-		json_object_set_new(t, "lastStatus", json_string("RUNNING"));
+		ecs__task_set_last(cl, t, "RUNNING");
 		json_object_set(t, "startedAt", now);
 		json_object_set_new(t, "connectivity", json_string("CONNECTED"));
 		json_object_set(t, "connectivityAt", now);
 		json_decref(now);
 		json_array_foreach (json_object_get(t, "containers"), i, c) {
-			if (status_rank(str_of(c, "lastStatus")) < status_rank("RUNNING"))
+			if (status_rank(ecs__str(c, "lastStatus")) < status_rank("RUNNING"))
 				json_object_set_new(c, "lastStatus", json_string("RUNNING"));
 		}
 		touch(t);

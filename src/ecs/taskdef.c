@@ -25,11 +25,18 @@ static const char *td_status(json_t *rec)
 	return json_string_value(json_object_get(td_of(rec), "status"));
 }
 
-void ecs__taskdef_save(struct ecs *ecs, struct ecs_scope *sc, json_t *rec)
+/* The store key of a revision (after "<account>/<region>/"): zero-padded so that keys load in
+ * revision order. New string. */
+static char *store_rest(json_t *rec)
 {
 	json_t *td = td_of(rec);
-	char *rest = xasprintf("%s/%08lld", json_string_value(json_object_get(td, "family")),
-			       (long long)json_integer_value(json_object_get(td, "revision")));
+	return xasprintf("%s/%08lld", json_string_value(json_object_get(td, "family")),
+			 (long long)json_integer_value(json_object_get(td, "revision")));
+}
+
+void ecs__taskdef_save(struct ecs *ecs, struct ecs_scope *sc, json_t *rec)
+{
+	char *rest = store_rest(rec);
 	ecs__persist(ecs, sc, ECS_KIND_TASKDEF, rest, rec);
 	free(rest);
 }
@@ -156,7 +163,7 @@ int ecs__register_task_definition(struct api_call *call, json_t *in, json_t **ou
 	/* The stored record {taskDefinition, tags} is exactly ECS's answer: serialize it once, for both. */
 	char *text = jv_dump(rec);
 	size_t len = strlen(text);
-	char *rest = xasprintf("%s/%08zu", family, rev);
+	char *rest = store_rest(rec);
 	ecs__persist_text(ecs__of(call), sc, ECS_KIND_TASKDEF, rest, text, len);
 	free(rest);
 	api_call_answer_text(call, text, len);
