@@ -6,7 +6,7 @@
 # and measures tasks/s from the first RunTask until DescribeClusters shows all TASKS RUNNING; then
 # the server's and the agent process's peak RSS (VmHWM). See docs/PERFORMANCE.md.
 #
-# Settings (environment): C1M_AGENTS (1000), C1M_TASKS (20000), C1M_THREADS load-generator
+# Settings (environment): C1M_AGENTS (1000), C1M_TASKS (100000), C1M_THREADS load-generator
 # threads (4), C1M_PER_CALL RunTask count (10), GANTRY_BIN (build/gantry, built with `make all`).
 # Each agent offers cpu 4096 / memory 16384: room for 128 tasks of cpu 32.
 set -euo pipefail
@@ -14,7 +14,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 GANTRY_BIN=${GANTRY_BIN:-$ROOT/build/gantry}
 AGENTS=${C1M_AGENTS:-1000}
-TASKS=${C1M_TASKS:-20000}
+TASKS=${C1M_TASKS:-100000}
 THREADS=${C1M_THREADS:-4}
 PER_CALL=${C1M_PER_CALL:-10}
 

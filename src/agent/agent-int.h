@@ -38,6 +38,8 @@ struct agent__task {
 	bool stopping; /* the runtime was told to stop it */
 	bool listed;   /* in the last desired state the server sent */
 	bool retry;    /* its report failed: sent again when the instance's report timer fires */
+	bool queued;   /* waits in the instance's report queue for a free slot */
+	struct agent__task *queue_next;
 };
 
 enum agent__phase {
@@ -66,6 +68,11 @@ struct agent__inst {
 	bool was_registered;
 	struct agent__task *tasks;
 	size_t ntasks;
+	/* Reports in flight are bounded per instance (AGENT__REPORTS_MAX): a host that starts a hundred
+	 * tasks at once sends their reports a few at a time over a few kept-alive connections instead of
+	 * opening a connection for each. Tasks with something to say wait here, first come first sent. */
+	unsigned reports;
+	struct agent__task *queue_head, *queue_tail;
 };
 
 struct agent {
@@ -95,6 +102,9 @@ struct agent {
 	bool cluster_created; /* logged */
 	bool closing;
 };
+
+/* Reports in flight per instance (see agent__inst.reports). */
+#define AGENT__REPORTS_MAX 4
 
 /* The name an instance goes by in logs. */
 #define AGENT__LOG_FMT "agent %s: "

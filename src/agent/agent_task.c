@@ -100,7 +100,8 @@ static struct agent__task *task_new(struct agent__inst *in, const char *arn, jso
 /* A task can go once it is stopped, the server has the stop, and it no longer lists the task. */
 static void task_maybe_forget(struct agent__task *t)
 {
-	if (t->listed || t->status != AS_STOPPED || t->acked != AS_STOPPED || t->report || t->retry)
+	if (t->listed || t->status != AS_STOPPED || t->acked != AS_STOPPED || t->report || t->retry ||
+	    t->queued)
 		return;
 	struct agent__inst *in = t->in;
 	log_debug(AGENT__LOG_FMT "forgetting task %s", AGENT__LOG(in), t->arn);
@@ -155,6 +156,21 @@ static json_t *task_report_json(struct agent__task *t)
 
 static void kick_report(struct agent__task *t);
 
+/* Hands free report slots to the tasks waiting for one, in the order they came. */
+static void report_queue_run(struct agent__inst *in)
+{
+	while (in->queue_head && in->reports < AGENT__REPORTS_MAX) {
+		struct agent__task *t = in->queue_head;
+		in->queue_head = t->queue_next;
+		if (!in->queue_head)
+			in->queue_tail = NULL;
+		t->queue_next = NULL;
+		t->queued = false;
+		kick_report(t);
+		task_maybe_forget(t);
+	}
+}
+
 /* The report timer fired: sends again the reports that failed. */
 static void on_report_timer(uv_timer_t *h)
 {
@@ -179,6 +195,7 @@ static void on_reported(void *arg, const struct awsc_result *r)
 	t->report = NULL;
 	if (a->closing)
 		return; /* cancelled by agent_free, which frees the task */
+	in->reports--;
 	bool ok = r->out != NULL;
 	if (!ok && agent__retryable(r) && in->phase != AP_EXITING) {
 		log_debug(AGENT__LOG_FMT "report for task %s failed, will retry: %s", AGENT__LOG(in), t->arn,
@@ -187,6 +204,7 @@ static void on_reported(void *arg, const struct awsc_result *r)
 		if (!uv_is_active((uv_handle_t *)&in->report_timer))
 			uv_timer_start(&in->report_timer, on_report_timer,
 				       agent__backoff(a, &in->report_backoff_ms), 0);
+		report_queue_run(in);
 		return;
 	}
 	if (ok) {
@@ -210,44 +228,58 @@ static void on_reported(void *arg, const struct awsc_result *r)
 	t->sent = AS_NONE;
 	for (size_t i = 0; i < t->nc; i++)
 		t->c[i].sent = AS_NONE;
+	/* The waiting tasks go first; this task's next change, if any, queues behind them. */
+	report_queue_run(in);
 	kick_report(t);
 	task_maybe_forget(t);
 }
 
-/* Sends what the server has not acknowledged yet, one report per task at a time: a task change
- * (with all its containers) when the task's status moved, else a container change of a RUNNING
- * task (a non-essential container that exited). Changes before the task is RUNNING, or while it is
- * stopping, travel with the task's RUNNING or STOPPED report. */
+/* Sends what the server has not acknowledged yet, one report per task at a time (and at most
+ * AGENT__REPORTS_MAX per instance; the others queue): a task change (with all its containers) when
+ * the task's status moved, else a container change of a RUNNING task (a non-essential container
+ * that exited). Changes before the task is RUNNING, or while it is stopping, travel with the task's
+ * RUNNING or STOPPED report. */
 static void kick_report(struct agent__task *t)
 {
 	struct agent__inst *in = t->in;
 	struct agent *a = in->a;
-	if (t->report || t->retry || a->closing)
+	if (t->report || t->retry || t->queued || a->closing)
 		return;
-	json_t *body = NULL;
-	const char *op = NULL;
-	if (t->status >= AS_RUNNING && t->status > t->acked) {
+	bool task_due = t->status >= AS_RUNNING && t->status > t->acked;
+	size_t cont = t->nc;
+	if (!task_due && t->status == AS_RUNNING && t->acked == AS_RUNNING && !t->stopping)
+		for (cont = 0; cont < t->nc; cont++)
+			if (t->c[cont].status >= AS_RUNNING && t->c[cont].status > t->c[cont].acked)
+				break;
+	if (!task_due && cont == t->nc)
+		return;
+	if (in->reports >= AGENT__REPORTS_MAX) {
+		t->queued = true;
+		if (in->queue_tail)
+			in->queue_tail->queue_next = t;
+		else
+			in->queue_head = t;
+		in->queue_tail = t;
+		return;
+	}
+	json_t *body;
+	const char *op;
+	if (task_due) {
 		body = task_report_json(t);
 		op = "AmazonEC2ContainerServiceV20141113.SubmitTaskStateChange";
 		t->sent = t->status;
 		for (size_t i = 0; i < t->nc; i++)
 			if (t->c[i].status >= AS_RUNNING)
 				t->c[i].sent = t->c[i].status;
-	} else if (t->status == AS_RUNNING && t->acked == AS_RUNNING && !t->stopping) {
-		for (size_t i = 0; i < t->nc && !body; i++) {
-			struct agent__cont *c = &t->c[i];
-			if (c->status >= AS_RUNNING && c->status > c->acked) {
-				body = cont_json(t, c, true);
-				op = "AmazonEC2ContainerServiceV20141113.SubmitContainerStateChange";
-				c->sent = c->status;
-				t->report_cont = i;
-			}
-		}
+	} else {
+		body = cont_json(t, &t->c[cont], true);
+		op = "AmazonEC2ContainerServiceV20141113.SubmitContainerStateChange";
+		t->c[cont].sent = t->c[cont].status;
+		t->report_cont = cont;
 	}
-	if (!body)
-		return;
 	log_debug(AGENT__LOG_FMT "task %s: reporting %s", AGENT__LOG(in), t->arn,
 		  t->sent ? status_name(t->sent) : "a container change");
+	in->reports++;
 	t->report = awsc_call(a->aws, op, "ecs", body, AGENT_CALL_TIMEOUT_MS, on_reported, t);
 	json_decref(body);
 }

@@ -7,14 +7,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "common/xalloc.h"
 
 /* Bodies past this many bytes over the limit are not even drained: the connection is dropped. */
-#define HSRV_DRAIN_MAX		  (64u * 1024 * 1024)
-#define HSRV_CONNECTION_LIMIT	  4096
+#define HSRV_DRAIN_MAX (64u * 1024 * 1024)
+/* Connections: as many as the open-file limit allows (minus room for the store, logs and outgoing
+ * calls), within these bounds. Every agent holds a long-poll and a few report connections. */
+#define HSRV_CONNECTIONS_MIN	  256
+#define HSRV_CONNECTIONS_MAX	  65536
+#define HSRV_FDS_RESERVED	  256
 #define HSRV_CONNECTION_TIMEOUT_S 120
 
 struct hsrv {
@@ -395,6 +400,17 @@ int hsrv_parse_addr(const char *s, struct sockaddr_storage *out, struct err **er
 	return 0;
 }
 
+static unsigned connection_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		return HSRV_CONNECTIONS_MAX;
+	if (rl.rlim_cur < HSRV_CONNECTIONS_MIN + HSRV_FDS_RESERVED)
+		return HSRV_CONNECTIONS_MIN;
+	rlim_t n = rl.rlim_cur - HSRV_FDS_RESERVED;
+	return n > HSRV_CONNECTIONS_MAX ? HSRV_CONNECTIONS_MAX : (unsigned)n;
+}
+
 struct hsrv *hsrv_start(uv_loop_t *loop, const struct sockaddr_storage *addr, size_t max_body,
 			hsrv_handler handler, void *arg, struct err **err)
 {
@@ -410,8 +426,8 @@ struct hsrv *hsrv_start(uv_loop_t *loop, const struct sockaddr_storage *addr, si
 		flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)addr,
 		MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 		MHD_OPTION_UNESCAPE_CALLBACK, identity_unescape, srv, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)HSRV_CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned)HSRV_CONNECTION_TIMEOUT_S, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+		connection_limit(), MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HSRV_CONNECTION_TIMEOUT_S,
+		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
 	if (!srv->mhd) {
 		char text[128];
 		const struct sockaddr_in *a4 = (const struct sockaddr_in *)(const void *)addr;
