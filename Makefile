@@ -2,7 +2,7 @@
 # and runs every test; `make run` installs, builds and starts `gantry dev`.
 CC ?= cc
 FUZZCC ?= clang
-PKGS := libuv libmicrohttpd jansson sqlite3 libcrypto libcurl
+PKGS := libuv libmicrohttpd jansson sqlite3 libcrypto libcurl libarchive zlib
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wvla -Wimplicit-fallthrough -Werror

@@ -42,6 +42,8 @@ struct call_state {
 	char region[64];
 	char principal[64];
 	char operation[64];
+	char access_key[129];
+	char host[256];
 	char *body; /* the serialized answer, waiting for the store */
 	size_t len;
 };
@@ -121,6 +123,14 @@ const char *api_error_type(enum err_kind kind, unsigned *status)
 		[ERR_UNAVAILABLE] = {"ServiceUnavailableException", 503},
 		[ERR_TARGET_NOT_FOUND] = {"TargetNotFoundException", 400},
 		[ERR_ATTRIBUTE_LIMIT] = {"AttributeLimitExceededException", 400},
+		[ERR_UNSUPPORTED] = {"UnsupportedFeatureException", 400},
+		[ERR_REPO_NOT_FOUND] = {"RepositoryNotFoundException", 400},
+		[ERR_REPO_EXISTS] = {"RepositoryAlreadyExistsException", 400},
+		[ERR_REPO_NOT_EMPTY] = {"RepositoryNotEmptyException", 400},
+		[ERR_IMAGE_NOT_FOUND] = {"ImageNotFoundException", 400},
+		[ERR_TAG_EXISTS] = {"ImageTagAlreadyExistsException", 400},
+		[ERR_LAYERS_NOT_FOUND] = {"LayersNotFoundException", 400},
+		[ERR_IMAGE_EXISTS] = {"ImageAlreadyExistsException", 400},
 	};
 	if ((unsigned)kind >= ERR_KIND_COUNT || !map[kind].type)
 		kind = ERR_INTERNAL;
@@ -276,6 +286,12 @@ static void serve_json(struct api *api, const struct api_request *req, const cha
 	snprintf(cs->region, sizeof(cs->region), "%s", id.region);
 	snprintf(cs->principal, sizeof(cs->principal), "arn:aws:iam::%s:root", id.account);
 	snprintf(cs->operation, sizeof(cs->operation), "%s", opname);
+	snprintf(cs->access_key, sizeof(cs->access_key), "%s", id.access_key);
+	cs->call.access_key = cs->access_key;
+	for (size_t i = 0; i < req->nheaders; i++)
+		if (strcasecmp(req->headers[i].name, "Host") == 0)
+			snprintf(cs->host, sizeof(cs->host), "%s", req->headers[i].value);
+	cs->call.host = cs->host;
 	cs->call.api = api;
 	cs->call.account = cs->account;
 	cs->call.region = cs->region;

@@ -23,9 +23,11 @@ struct store;
  * answered. */
 struct api_call {
 	struct api *api;
-	const char *account;   /* the caller's account, from the access key */
-	const char *region;    /* from the credential scope */
-	const char *principal; /* the caller's IAM principal ARN */
+	const char *account;	/* the caller's account, from the access key */
+	const char *region;	/* from the credential scope */
+	const char *principal;	/* the caller's IAM principal ARN */
+	const char *access_key; /* the key the call was signed with */
+	const char *host;	/* the request's Host header ("" when none): where clients reach us */
 	const char *operation;
 	char request_id[37];
 	void *service_arg; /* the arg given to api_add_service */

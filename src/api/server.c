@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "ecs/ecs.h"
+#include "registry/registry.h"
 #include "store/store.h"
 
 struct server {
@@ -25,6 +26,7 @@ struct server {
 	struct store *store;
 	struct creds *creds;
 	struct ecs *ecs;
+	struct reg *reg;
 	struct api *api;
 	struct hsrv *http;
 	int lock_fd;
@@ -50,6 +52,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	uv_close((uv_handle_t *)&s->sigint, NULL);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
 	api_set_stopping(s->api);
+	reg_set_stopping(s->reg);
 	hsrv_quiesce(s->http);
 	ecs_stop(s->ecs);
 	store_when_durable(s->store, store_last_seq(s->store), finish_stop, s);
@@ -126,6 +129,10 @@ int server_run(const struct server_opts *opts, struct err **err)
 	s.creds = creds_load(creds_path, err);
 	if (!s.creds)
 		goto out;
+	/* The registry loads its records first: store_load must run before anything writes. */
+	s.reg = reg_new(&s.loop, s.store, s.creds, opts->data_dir, err);
+	if (!s.reg)
+		goto out;
 	s.ecs = ecs_new(s.store);
 	if (ecs_load(s.ecs, err) < 0)
 		goto out;
@@ -133,9 +140,11 @@ int server_run(const struct server_opts *opts, struct err **err)
 	ecs_start(s.ecs, &s.loop, &eo);
 	s.api = api_new(s.creds, s.store, NULL);
 	ecs_add_to_api(s.ecs, s.api);
+	reg_add_to_api(s.reg, s.api);
 	s.http = hsrv_start(&s.loop, &addr, API_BODY_MAX, api_handle, s.api, err);
 	if (!s.http)
 		goto out;
+	hsrv_set_stream_handler(s.http, reg_http, s.reg);
 	uv_signal_init(&s.loop, &s.sigint);
 	uv_signal_init(&s.loop, &s.sigterm);
 	s.sigint.data = s.sigterm.data = &s;
@@ -164,6 +173,7 @@ out:
 	}
 	api_free(s.api);
 	ecs_free(s.ecs);
+	reg_free(s.reg);
 	creds_free(s.creds);
 	free(creds_path);
 	free(url);

@@ -106,6 +106,14 @@ const char *err_kind_name(enum err_kind kind)
 		[ERR_UNAVAILABLE] = "unavailable",
 		[ERR_TARGET_NOT_FOUND] = "target-not-found",
 		[ERR_ATTRIBUTE_LIMIT] = "attribute-limit",
+		[ERR_UNSUPPORTED] = "unsupported",
+		[ERR_REPO_NOT_FOUND] = "repository-not-found",
+		[ERR_REPO_EXISTS] = "repository-exists",
+		[ERR_REPO_NOT_EMPTY] = "repository-not-empty",
+		[ERR_IMAGE_NOT_FOUND] = "image-not-found",
+		[ERR_TAG_EXISTS] = "tag-exists",
+		[ERR_LAYERS_NOT_FOUND] = "layers-not-found",
+		[ERR_IMAGE_EXISTS] = "image-exists",
 	};
 	if ((unsigned)kind >= ERR_KIND_COUNT || !names[kind])
 		return "unknown";

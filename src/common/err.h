@@ -22,11 +22,18 @@ enum err_kind {
 	ERR_CLUSTER_HAS_TASKS,	   /* ClusterContainsTasksException */
 	ERR_LIMIT_EXCEEDED,	   /* LimitExceededException */
 	ERR_ACCESS_DENIED,	   /* AccessDeniedException */
-	ERR_UNAVAILABLE,
-	ERR_TARGET_NOT_FOUND, /* TargetNotFoundException (attributes) */
-	ERR_ATTRIBUTE_LIMIT,
-	/* AttributeLimitExceededException */ /* the server is shutting down: ServiceUnavailableException, 503
-					       */
+	ERR_UNAVAILABLE,	   /* the server is shutting down: ServiceUnavailableException, 503 */
+	ERR_TARGET_NOT_FOUND,	   /* TargetNotFoundException (attributes) */
+	ERR_ATTRIBUTE_LIMIT,	   /* AttributeLimitExceededException */
+	ERR_UNSUPPORTED,	   /* well-formed but not supported: UnsupportedFeatureException */
+	ERR_REPO_NOT_FOUND,	   /* RepositoryNotFoundException (ECR) */
+	ERR_REPO_EXISTS,	   /* RepositoryAlreadyExistsException */
+	ERR_REPO_NOT_EMPTY,	   /* RepositoryNotEmptyException */
+	ERR_IMAGE_NOT_FOUND,	   /* ImageNotFoundException */
+	ERR_TAG_EXISTS,		   /* ImageTagAlreadyExistsException (an IMMUTABLE tag) */
+	ERR_LAYERS_NOT_FOUND,
+	ERR_IMAGE_EXISTS,
+	/* ImageAlreadyExistsException */ /* LayersNotFoundException: a referenced blob is missing */
 	ERR_KIND_COUNT
 };
 

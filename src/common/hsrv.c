@@ -32,6 +32,8 @@ struct hsrv {
 	size_t max_body;
 	hsrv_handler handler;
 	void *arg;
+	hsrv_stream_handler stream_handler;
+	void *stream_arg;
 	int port;
 	struct hreq *waiting; /* requests handed to the handler and not yet answered */
 };
@@ -46,10 +48,14 @@ struct hreq {
 	struct buf body;
 	size_t seen; /* body bytes received, including the ones dropped when too large */
 	bool too_large;
-	bool headers_done; /* the first handler call (headers only) has happened */
-	bool handed;	   /* the handler has been called */
-	bool suspended;	   /* MHD_suspend_connection is in force */
-	bool answered;	   /* hreq_respond has been called */
+	bool headers_done;		    /* the first handler call (headers only) has happened */
+	bool handed;			    /* the handler has been called */
+	bool suspended;			    /* MHD_suspend_connection is in force */
+	bool answered;			    /* hreq_respond has been called */
+	bool taken;			    /* by the stream handler */
+	bool ended;			    /* the stream's end callback ran */
+	const struct hreq_stream_ops *sops; /* set by hreq_stream */
+	void *sctx;
 	struct MHD_Response *resp;
 	unsigned status;
 	struct hsrv_header *hdrs;
@@ -122,8 +128,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	/* A request still waiting for its handler's answer is only completed when the daemon stops,
 	 * and hsrv_stop answers those first; keep the list consistent regardless. */
-	if (req->handed && !req->answered)
+	if (req->handed && !req->answered) {
 		unlink_waiting(req);
+		if (req->sops && req->sops->gone)
+			req->sops->gone(req->sctx);
+	}
 	req_free(req);
 	*con_cls = NULL;
 }
@@ -172,6 +181,35 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_NO;
 	if (req->resp) /* resumed with an answer, or answered early */
 		return queue(req);
+	if (req->sops) {
+		if (!*upload_data_size) {
+			/* The end of the body: the owner answers now or later. */
+			if (req->ended) {
+				if (!req->answered)
+					suspend(req);
+				return MHD_YES;
+			}
+			req->ended = true;
+			req->sops->end(req->sctx);
+			if (req->resp)
+				return queue(req);
+			if (!req->answered)
+				suspend(req);
+			return MHD_YES;
+		}
+		size_t n = *upload_data_size;
+		*upload_data_size = 0;
+		if (req->sops->data(req->sctx, upload_data, n) < 0) {
+			if (req->resp)
+				return queue(req);
+			return MHD_NO; /* refused without an answer: drop the connection */
+		}
+		return MHD_YES;
+	}
+	if (req->taken) { /* taken and answered at once: its body is discarded */
+		*upload_data_size = 0;
+		return req->resp ? queue(req) : MHD_YES;
+	}
 	if (req->handed) {
 		/* Resumed without an answer should not happen; keep waiting. */
 		*upload_data_size = 0;
@@ -182,6 +220,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		 * reading any of it; MHD then closes the connection instead of draining it. */
 		req->headers_done = true;
 		req->method = xstrdup(method);
+		if (srv->stream_handler) {
+			req->handed = true;
+			req->next = srv->waiting;
+			if (srv->waiting)
+				srv->waiting->prev = req;
+			srv->waiting = req;
+			if (srv->stream_handler(srv->stream_arg, req)) {
+				req->taken = true;
+				if (req->resp)
+					return queue(req);
+				return MHD_YES;
+			}
+			unlink_waiting(req);
+			req->handed = false;
+		}
 		const char *cl =
 			MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl) {
@@ -215,6 +268,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return queue(req);
 	suspend(req);
 	return MHD_YES;
+}
+
+void hsrv_set_stream_handler(struct hsrv *srv, hsrv_stream_handler fn, void *arg)
+{
+	srv->stream_handler = fn;
+	srv->stream_arg = arg;
+}
+
+void hreq_stream(struct hreq *req, const struct hreq_stream_ops *ops, void *ctx)
+{
+	req->sops = ops;
+	req->sctx = ctx;
 }
 
 /* Accessors */
@@ -299,26 +364,16 @@ void hreq_add_header(struct hreq *req, const char *name, const char *value)
 	req->nresp_hdrs++;
 }
 
-void hreq_respond(struct hreq *req, unsigned status, const char *content_type, char *body, size_t len)
+/* Sends resp (headers added here) as the answer; wakes a suspended connection. */
+static void respond(struct hreq *req, unsigned status, const char *content_type, struct MHD_Response *resp)
 {
-	if (req->answered) {
-		free(body);
-		return;
-	}
-	req->answered = true;
-	if (req->handed)
-		unlink_waiting(req);
-	struct MHD_Response *resp;
-	if (len)
-		resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-	else {
-		free(body);
-		resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-	}
 	if (!resp) {
 		log_error("http: cannot create a response");
 		abort();
 	}
+	req->answered = true;
+	if (req->handed)
+		unlink_waiting(req);
 	if (content_type)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
 	for (size_t i = 0; i < req->nresp_hdrs; i++)
@@ -334,6 +389,38 @@ void hreq_respond(struct hreq *req, unsigned status, const char *content_type, c
 		MHD_resume_connection(req->conn);
 		uv_timer_start(&req->srv->timer, on_timer, 0, 0);
 	}
+}
+
+void hreq_respond(struct hreq *req, unsigned status, const char *content_type, char *body, size_t len)
+{
+	if (req->answered) {
+		free(body);
+		return;
+	}
+	struct MHD_Response *resp;
+	if (len)
+		resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	else {
+		free(body);
+		resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	}
+	respond(req, status, content_type, resp);
+}
+
+void hreq_respond_fd(struct hreq *req, unsigned status, const char *content_type, int fd,
+		     unsigned long long offset, unsigned long long len)
+{
+	if (req->answered) {
+		close(fd);
+		return;
+	}
+	struct MHD_Response *resp = MHD_create_response_from_fd_at_offset64(len, fd, offset);
+	if (!resp) {
+		close(fd);
+		resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+		status = 500;
+	}
+	respond(req, status, content_type, resp);
 }
 
 /* Loop integration */
@@ -483,6 +570,11 @@ void hsrv_stop(struct hsrv *srv)
 	srv->stopping = true;
 	while (srv->waiting) {
 		struct hreq *req = srv->waiting;
+		if (req->sops && req->sops->gone) {
+			const struct hreq_stream_ops *ops = req->sops;
+			req->sops = NULL;
+			ops->gone(req->sctx);
+		}
 		hreq_respond(req, 503, "text/plain", xstrdup("server stopping\n"), 16);
 	}
 	MHD_run(srv->mhd);

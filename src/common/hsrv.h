@@ -6,7 +6,11 @@
  * max_body), or early with hreq_too_large() true when the body exceeds the bound: then the
  * body is not buffered. The handler answers with hreq_respond(), either before it returns or
  * later (a long-poll, or an answer that waits for the store's fsync); in the meantime the
- * connection is suspended and costs no polling. */
+ * connection is suspended and costs no polling.
+ *
+ * Bodies too large to buffer (registry uploads) are streamed instead: a stream handler set with
+ * hsrv_set_stream_handler() sees each request as soon as its headers are in and may take it, then
+ * receives the body piece by piece through hreq_stream(). */
 #ifndef GANTRY_HSRV_H
 #define GANTRY_HSRV_H
 
@@ -35,6 +39,27 @@ int hsrv_parse_addr(const char *s, struct sockaddr_storage *out, struct err **er
  * or NULL with *err (e.g. the address is in use). */
 struct hsrv *hsrv_start(uv_loop_t *loop, const struct sockaddr_storage *addr, size_t max_body,
 			hsrv_handler handler, void *arg, struct err **err);
+/* Called on the loop thread when a request's headers are in, before any of its body. Returns false
+ * to leave the request to the normal handler (body buffered up to max_body), or true when it takes
+ * the request: then, before returning, it either answers (hreq_respond*, the body is discarded) or
+ * calls hreq_stream(). */
+typedef bool (*hsrv_stream_handler)(void *arg, struct hreq *req);
+void hsrv_set_stream_handler(struct hsrv *srv, hsrv_stream_handler fn, void *arg);
+
+/* How a taken request's body reaches its owner. All run on the loop thread, in this order. */
+struct hreq_stream_ops {
+	/* The next n > 0 bytes of the body. Returns 0 to go on, or -1 after answering the request
+	 * (the rest of the body is not read; the connection closes after the answer). */
+	int (*data)(void *ctx, const char *p, size_t n);
+	/* The body is complete (also for an empty body). Answer now or later. */
+	void (*end)(void *ctx);
+	/* The request ended without an answer (the client went away, or the server stops): the owner
+	 * must release ctx and never touch the request again. Not called once answered. */
+	void (*gone)(void *ctx);
+};
+/* Starts receiving the body of a request taken by a stream handler. ops is borrowed (static). */
+void hreq_stream(struct hreq *req, const struct hreq_stream_ops *ops, void *ctx);
+
 /* Stops accepting new connections; requests on open connections are still served. */
 void hsrv_quiesce(struct hsrv *srv);
 /* The port actually bound. */
@@ -67,5 +92,10 @@ void hreq_add_header(struct hreq *req, const char *name, const char *value);
 /* Sends the response and ends the handler's use of req (it must not be touched afterwards).
  * Takes ownership of body (heap memory from xmalloc/buf_detach, or NULL when len is 0). */
 void hreq_respond(struct hreq *req, unsigned status, const char *content_type, char *body, size_t len);
+/* Like hreq_respond, with len bytes of the file fd from offset as the body (sent without copying;
+ * a HEAD request gets the headers and Content-Length only). Takes ownership of fd (closed when the
+ * response is done, also on failure). */
+void hreq_respond_fd(struct hreq *req, unsigned status, const char *content_type, int fd,
+		     unsigned long long offset, unsigned long long len);
 
 #endif
