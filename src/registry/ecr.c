@@ -1,6 +1,5 @@
 /* The ECR API (JSON 1.1, AmazonEC2ContainerRegistry_V20150921) over the registry's repositories:
  * authorization tokens for the /v2/ registry, repositories, images, tag mutability, tags. */
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -636,12 +635,7 @@ static int ecr_put_image(struct api_call *call, json_t *in, json_t **out, struct
 		return -1;
 	size_t len = json_string_length(json_object_get(in, "imageManifest"));
 	char digest[72];
-	unsigned char h[32];
-	unsigned hn = 0;
-	EVP_Digest(manifest, len, h, &hn, EVP_sha256(), NULL);
-	memcpy(digest, "sha256:", 7);
-	enc_hex(h, 32, digest + 7);
-	digest[71] = '\0';
+	reg__sha256_digest(manifest, len, digest);
 	const char *prev = tag ? json_string_value(json_object_get(r->tagmap, tag)) : NULL;
 	if (prev && strcmp(prev, digest) == 0)
 		return err_set(

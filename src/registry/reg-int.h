@@ -73,6 +73,9 @@ char *reg__token_make(struct reg *reg, const char *access_key, const char *regio
  * returns 0, or -1 when it is not valid now. */
 int reg__token_check(struct reg *reg, const char *password, const char **account, char region[32]);
 
+/* "sha256:<hex>" of n bytes into out. */
+void reg__sha256_digest(const void *p, size_t n, char out[72]);
+
 /* Writes a newly made token key to the store (once). */
 void reg__save_key(struct reg *reg);
 

@@ -201,7 +201,7 @@ void reg__image_delete(struct reg *reg, struct reg_repo *r, const char *digest)
 	reg__repo_save(reg, r);
 }
 
-static void sha256_digest(const void *p, size_t n, char out[72])
+void reg__sha256_digest(const void *p, size_t n, char out[72])
 {
 	unsigned char h[32];
 	unsigned hn = 0;
@@ -220,7 +220,7 @@ uint64_t reg__manifest_put(struct reg *reg, struct reg_repo *r, const char *tag,
 		return 0;
 	if (tag && reg_tag_check(tag, err) < 0)
 		goto out;
-	sha256_digest(bytes, len, digest_out);
+	reg__sha256_digest(bytes, len, digest_out);
 	/* OCI distribution spec: a manifest is refused while the blobs (or, for an index, the
 	 * manifests) it names are unknown to the repository; a subject may be missing. */
 	bool index = m->kind == REG_KIND_OCI_INDEX || m->kind == REG_KIND_DOCKER_LIST;

@@ -19,8 +19,10 @@
 #define ATTR_NAME_MAX	128 /* ECS: attribute names are 1-128 characters */
 #define TOKEN_QUOTE_MAX 40  /* bytes of a token quoted in an error message */
 #define REGEX_NEST_MAX	3   /* repeated groups inside repeated groups in a regular expression */
-#define STR_(x)		#x
-#define STR(x)		STR_(x)
+#define REGEX_ALT_MAX \
+	16 /* '|' alternatives in a regular expression (glibc's closure is superlinear in them) */
+#define STR_(x) #x
+#define STR(x)	STR_(x)
 
 enum subj { S_CONNECTED, S_VERSION, S_ATTRIBUTE, S_EC2, S_REGISTERED, S_RUNNING, S_GROUP };
 
@@ -467,7 +469,7 @@ static int parse_date(const char *s, long long *out)
 static int translate_regex(const char *pat, struct buf *out, const char **why)
 {
 	bool in_class = false, quantified = false, lazy = false;
-	int depth = 0, closed = -1, inner[CQL_DEPTH_MAX + 1] = {0};
+	int depth = 0, closed = -1, inner[CQL_DEPTH_MAX + 1] = {0}, alts = 0;
 	for (size_t i = 0; pat[i]; i++) {
 		char c = pat[i];
 		if (in_class) {
@@ -550,6 +552,10 @@ static int translate_regex(const char *pat, struct buf *out, const char **why)
 		}
 		if (c == ')' && depth > 0)
 			closed = inner[depth--];
+		if (c == '|' && ++alts > REGEX_ALT_MAX) {
+			*why = "it has more than " STR(REGEX_ALT_MAX) " alternatives";
+			return -1;
+		}
 		buf_addc(out, c);
 	}
 	return 0;
