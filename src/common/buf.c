@@ -100,3 +100,8 @@ char *buf_detach(struct buf *b, size_t *len)
 	buf_init(b, max);
 	return p;
 }
+
+int str_cmp_ptr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}

@@ -62,4 +62,7 @@ static inline bool str_starts(struct str s, const char *prefix)
 	return s.n >= n && memcmp(s.p, prefix, n) == 0;
 }
 
+/* qsort comparison of two `const char *` elements (strcmp order). */
+int str_cmp_ptr(const void *a, const void *b);
+
 #endif

@@ -153,13 +153,19 @@ static enum MHD_Result queue(struct hreq *req)
 	return rc;
 }
 
-static void hand(struct hsrv *srv, struct hreq *req)
+/* Puts req in srv->waiting: handed to a handler and not answered yet. */
+static void link_waiting(struct hsrv *srv, struct hreq *req)
 {
 	req->handed = true;
 	req->next = srv->waiting;
 	if (srv->waiting)
 		srv->waiting->prev = req;
 	srv->waiting = req;
+}
+
+static void hand(struct hsrv *srv, struct hreq *req)
+{
+	link_waiting(srv, req);
 	srv->handler(srv->arg, req);
 }
 
@@ -221,11 +227,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		req->headers_done = true;
 		req->method = xstrdup(method);
 		if (srv->stream_handler) {
-			req->handed = true;
-			req->next = srv->waiting;
-			if (srv->waiting)
-				srv->waiting->prev = req;
-			srv->waiting = req;
+			link_waiting(srv, req);
 			if (srv->stream_handler(srv->stream_arg, req)) {
 				req->taken = true;
 				if (req->resp)

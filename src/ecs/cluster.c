@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/arn.h"
+#include "common/buf.h"
 #include "common/jv.h"
 #include "common/page.h"
 #include "common/xalloc.h"
@@ -442,7 +443,7 @@ int ecs__list_clusters(struct api_call *call, json_t *in, json_t **out, struct e
 		    (!after || strcmp(key, after) > 0))
 			names[n++] = key;
 	}
-	qsort(names, n, sizeof(*names), ecs__cmp_strp);
+	qsort(names, n, sizeof(*names), str_cmp_ptr);
 	json_t *arns = json_array();
 	size_t shown = n < (size_t)max ? n : (size_t)max;
 	for (size_t i = 0; i < shown; i++)

@@ -143,8 +143,6 @@ static inline const char *ecs__str(json_t *o, const char *k)
 {
 	return json_string_value(json_object_get(o, k));
 }
-/* qsort comparison of two `const char *` elements. */
-int ecs__cmp_strp(const void *a, const void *b);
 /* True when `include` (an array of strings, may be NULL) contains name. */
 bool ecs__includes(json_t *include, const char *name);
 

@@ -247,8 +247,3 @@ bool ecs__includes(json_t *include, const char *name)
 	}
 	return false;
 }
-
-int ecs__cmp_strp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/arn.h"
+#include "common/buf.h"
 #include "common/clock.h"
 #include "common/ids.h"
 #include "common/jv.h"
@@ -849,7 +850,7 @@ int ecs__list_attributes(struct api_call *call, json_t *in, json_t **out, struct
 		if (!after || strcmp(key, after) > 0)
 			keys[k++] = key;
 	}
-	qsort(keys, k, sizeof(*keys), ecs__cmp_strp);
+	qsort(keys, k, sizeof(*keys), str_cmp_ptr);
 	json_t *list = json_array();
 	size_t shown = k < (size_t)max ? k : (size_t)max;
 	for (size_t j = 0; j < shown; j++)

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "common/arn.h"
+#include "common/buf.h"
 #include "common/clock.h"
 #include "common/ids.h"
 #include "common/jv.h"
@@ -939,7 +940,7 @@ int ecs__list_tasks(struct api_call *call, json_t *in, json_t **out, struct err 
 			continue;
 		ids[n++] = id;
 	}
-	qsort(ids, n, sizeof(*ids), ecs__cmp_strp);
+	qsort(ids, n, sizeof(*ids), str_cmp_ptr);
 	json_t *arns = json_array();
 	size_t shown = n < (size_t)max ? n : (size_t)max;
 	for (size_t i = 0; i < shown; i++)

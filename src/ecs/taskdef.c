@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/arn.h"
+#include "common/buf.h"
 #include "common/clock.h"
 #include "common/jv.h"
 #include "common/page.h"
@@ -311,7 +312,7 @@ int ecs__list_task_definition_families(struct api_call *call, json_t *in, json_t
 		if (strcmp(status, "ALL") == 0 || (strcmp(status, "ACTIVE") == 0) == active)
 			names[n++] = fam;
 	}
-	qsort(names, n, sizeof(*names), ecs__cmp_strp);
+	qsort(names, n, sizeof(*names), str_cmp_ptr);
 	json_t *families = json_array();
 	size_t shown = n < (size_t)max ? n : (size_t)max;
 	for (size_t i = 0; i < shown; i++)

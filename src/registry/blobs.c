@@ -207,49 +207,6 @@ static int write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
-int blobs_put(struct blobs *b, const void *p, size_t n, char digest[72], struct err **err)
-{
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-	EVP_DigestUpdate(md, p, n);
-	digest_of(md, digest);
-	EVP_MD_CTX_free(md);
-	if (blobs_size(b, digest) >= 0)
-		return 0;
-	char *parent = NULL;
-	char *final = blob_path(b, digest, &parent);
-	char id[37];
-	ids_uuid(id);
-	char *tmp = xasprintf("%s/%s", b->uploads, id);
-	int rc = -1;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		err_sys(err, errno, "create %s", tmp);
-		goto out;
-	}
-	if (write_all(fd, p, n) < 0 || fsync(fd) != 0) {
-		err_sys(err, errno, "write %s", tmp);
-		goto out;
-	}
-	if (mkdir_p(parent, err) < 0)
-		goto out;
-	if (rename(tmp, final) != 0) {
-		err_sys(err, errno, "rename %s to %s", tmp, final);
-		goto out;
-	}
-	fsync_dir(parent);
-	rc = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (rc < 0)
-		unlink(tmp);
-	free(tmp);
-	free(final);
-	free(parent);
-	return rc;
-}
-
 /* Drops sessions nobody touched for BLOBS_UPLOAD_IDLE_S. */
 static void expire_idle(struct blobs *b)
 {
@@ -440,12 +397,4 @@ fail:
 	unlink(u->path);
 	upload_free(u);
 	done(arg, e);
-}
-
-int blobs_remove(struct blobs *b, const char *digest)
-{
-	char *p = blob_path(b, digest, NULL);
-	int rc = p && unlink(p) == 0 ? 0 : -1;
-	free(p);
-	return rc;
 }

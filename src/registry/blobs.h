@@ -35,10 +35,6 @@ long long blobs_size(struct blobs *b, const char *digest);
 /* Opens blob digest for reading. Returns the fd (the caller closes it) and its size in *size, or -1
  * when it is not stored. */
 int blobs_open_read(struct blobs *b, const char *digest, long long *size);
-/* Stores n bytes as a blob (synchronously, with fsync; for small documents such as image configs
- * made by the server itself). Writes "sha256:<hex>" into digest (72 bytes). Returns 0 or -1. */
-int blobs_put(struct blobs *b, const void *p, size_t n, char digest[72], struct err **err);
-
 /* Starts an upload session for owner (a caller's key, e.g. "account/region/repo", copied: the
  * session is only found again under the same owner). Returns it, or NULL with *err
  * (ERR_LIMIT_EXCEEDED when BLOBS_UPLOADS_MAX are open). */
@@ -66,8 +62,5 @@ typedef void (*blobs_done_fn)(void *arg, struct err *err);
 void blobs_upload_commit(struct blobs_upload *u, const char *digest, blobs_done_fn done, void *arg);
 /* Abandons a session and removes its bytes. */
 void blobs_upload_cancel(struct blobs_upload *u);
-
-/* Removes a blob (garbage collection). Returns 0, or -1 when it was not there. */
-int blobs_remove(struct blobs *b, const char *digest);
 
 #endif

@@ -75,6 +75,29 @@ static void dreq_done(struct dreq *d)
 		dreq_free(d);
 }
 
+/* Callbacks that may answer (and so could free d through a nested durability callback) hold d
+ * while they run. */
+static void dreq_hold(struct dreq *d)
+{
+	d->async++;
+}
+
+static void dreq_release(struct dreq *d)
+{
+	d->async--;
+	dreq_done(d);
+}
+
+/* The stream ops' gone callback, for every kind of request: the client went away unanswered. For
+ * an upload, the bytes received so far stay in the session: the client asks where it stands (GET
+ * on the upload URL) and goes on from there. */
+static void dreq_gone(void *ctx)
+{
+	struct dreq *d = ctx;
+	d->gone = true;
+	dreq_done(d);
+}
+
 static void respond(struct dreq *d, unsigned status, const char *ctype, char *body, size_t len)
 {
 	if (d->gone || d->answered) {
@@ -146,7 +169,6 @@ static int route(struct dreq *d, const char *path)
 	}
 	char *dec = enc_pct_decode(p, strlen(p), false);
 	int rc = -1;
-	size_t n = strlen(dec);
 	char *last = strrchr(dec, '/');
 	if (!last)
 		goto out;
@@ -177,8 +199,7 @@ static int route(struct dreq *d, const char *path)
 		d->route = *tail ? R_UPLOAD : R_UPLOADS;
 		if (*tail)
 			d->arg = xstrdup(tail);
-	} else if (strcmp(mid, "blobs") == 0 && strcmp(tail, "uploads") == 0 && n &&
-		   p[strlen(p) - 1] != '/') {
+	} else if (strcmp(mid, "blobs") == 0 && strcmp(tail, "uploads") == 0) {
 		d->route = R_UPLOADS; /* "<name>/blobs/uploads" without the trailing slash */
 	} else {
 		goto out;
@@ -424,10 +445,9 @@ static void on_committed_inner(void *arg, struct err *e)
 static void on_committed(void *arg, struct err *e)
 {
 	struct dreq *d = arg;
-	d->async++; /* held while it runs: an answer given on the way must not free d under it */
+	dreq_hold(d);
 	on_committed_inner(arg, e);
-	d->async--;
-	dreq_done(d);
+	dreq_release(d);
 }
 
 static void finish_upload(struct dreq *d)
@@ -477,22 +497,12 @@ static void upload_end_inner(void *ctx)
 static void upload_end(void *ctx)
 {
 	struct dreq *d = ctx;
-	d->async++; /* held while it runs: an answer given on the way must not free d under it */
+	dreq_hold(d);
 	upload_end_inner(ctx);
-	d->async--;
-	dreq_done(d);
+	dreq_release(d);
 }
 
-static void upload_gone(void *ctx)
-{
-	struct dreq *d = ctx;
-	/* The bytes received so far stay in the session: the client asks where it stands (GET on the
-	 * upload URL) and goes on from there. */
-	d->gone = true;
-	dreq_done(d);
-}
-
-static const struct hreq_stream_ops upload_ops = {upload_data, upload_end, upload_gone};
+static const struct hreq_stream_ops upload_ops = {upload_data, upload_end, dreq_gone};
 
 /* Content-Range of a PATCH: "<from>-<to>" must start where the session stands. */
 static int check_content_range(struct dreq *d)
@@ -726,20 +736,12 @@ static void manifest_end_inner(void *ctx)
 static void manifest_end(void *ctx)
 {
 	struct dreq *d = ctx;
-	d->async++; /* held while it runs: an answer given on the way must not free d under it */
+	dreq_hold(d);
 	manifest_end_inner(ctx);
-	d->async--;
-	dreq_done(d);
+	dreq_release(d);
 }
 
-static void manifest_gone(void *ctx)
-{
-	struct dreq *d = ctx;
-	d->gone = true;
-	dreq_done(d);
-}
-
-static const struct hreq_stream_ops manifest_ops = {manifest_data, manifest_end, manifest_gone};
+static const struct hreq_stream_ops manifest_ops = {manifest_data, manifest_end, dreq_gone};
 
 static void serve_manifest(struct dreq *d)
 {
@@ -765,11 +767,6 @@ static void serve_manifest(struct dreq *d)
 
 /* Listings */
 
-static int cmp_strp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 /* Sorted names from an array of strings (json), after `last`, at most n; sets *more. */
 static json_t *page_of(json_t *all, const char *last, long long n, bool *more)
 {
@@ -777,7 +774,7 @@ static json_t *page_of(json_t *all, const char *last, long long n, bool *more)
 	const char **v = xcalloc(cnt ? cnt : 1, sizeof(*v));
 	for (size_t i = 0; i < cnt; i++)
 		v[i] = json_string_value(json_array_get(all, i));
-	qsort(v, cnt, sizeof(*v), cmp_strp);
+	qsort(v, cnt, sizeof(*v), str_cmp_ptr);
 	json_t *out = json_array();
 	*more = false;
 	for (size_t i = 0; i < cnt; i++) {
@@ -939,14 +936,7 @@ static void wait_end(void *ctx)
 	(void)ctx;
 }
 
-static void wait_gone(void *ctx)
-{
-	struct dreq *d = ctx;
-	d->gone = true;
-	dreq_done(d);
-}
-
-static const struct hreq_stream_ops wait_ops = {wait_data, wait_end, wait_gone};
+static const struct hreq_stream_ops wait_ops = {wait_data, wait_end, dreq_gone};
 
 bool reg_http(void *arg, struct hreq *req)
 {
@@ -959,7 +949,7 @@ bool reg_http(void *arg, struct hreq *req)
 	d->req = req;
 	d->method = hreq_method(req);
 	buf_init(&d->body, 0);
-	d->async++; /* held while the handler runs (see on_committed) */
+	dreq_hold(d); /* while the handler runs */
 	if (reg->stopping) {
 		fail(d, 503, "UNAVAILABLE", "the server is shutting down");
 	} else if (route(d, path) < 0) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "common/buf.h"
 #include "common/clock.h"
 #include "common/enc.h"
 #include "common/jv.h"
@@ -196,11 +197,6 @@ static int ecr_create_repository(struct api_call *call, json_t *in, json_t **out
 	return 0;
 }
 
-static int cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 static int ecr_describe_repositories(struct api_call *call, json_t *in, json_t **out, struct err **err)
 {
 	json_t *names = NULL;
@@ -242,7 +238,7 @@ static int ecr_describe_repositories(struct api_call *call, json_t *in, json_t *
 	void *val;
 	for (size_t it = 0; hmap_next(sc->repos, &it, &key, &val);)
 		all[k++] = key;
-	qsort(all, n, sizeof(*all), cmp_names);
+	qsort(all, n, sizeof(*all), str_cmp_ptr);
 	const char *last = NULL;
 	bool more = false;
 	for (size_t i = 0; i < n; i++) {
@@ -328,7 +324,7 @@ static const char **sorted_digests(struct reg_repo *r, size_t *n)
 	json_object_foreach (r->images, d, v) {
 		all[k++] = d;
 	}
-	qsort(all, *n, sizeof(*all), cmp_names);
+	qsort(all, *n, sizeof(*all), str_cmp_ptr);
 	return all;
 }
 
@@ -528,6 +524,23 @@ fail:
 	return -1;
 }
 
+/* The ECR Image object of a stored manifest: registry, repository, imageId (with tag when given),
+ * the manifest bytes and their media type. */
+static json_t *image_json(struct api_call *call, struct reg_repo *r, const char *digest, const char *tag)
+{
+	json_t *rec = json_object_get(r->images, digest);
+	json_t *img = json_object();
+	jv_set_str(img, "registryId", call->account);
+	jv_set_str(img, "repositoryName", r->name);
+	json_t *iid = json_pack("{s:s}", "imageDigest", digest);
+	if (tag)
+		jv_set_str(iid, "imageTag", tag);
+	json_object_set_new(img, "imageId", iid);
+	json_object_set(img, "imageManifest", json_object_get(rec, "imageManifest"));
+	json_object_set(img, "imageManifestMediaType", json_object_get(rec, "imageManifestMediaType"));
+	return img;
+}
+
 static json_t *failure(json_t *id, const char *code, const char *reason)
 {
 	return json_pack("{s:O,s:s,s:s}", "imageId", id, "failureCode", code, "failureReason", reason);
@@ -568,17 +581,8 @@ static int ecr_batch_get_image(struct api_call *call, json_t *in, json_t **out, 
 				continue;
 			}
 		}
-		json_t *img = json_object();
-		jv_set_str(img, "registryId", call->account);
-		jv_set_str(img, "repositoryName", r->name);
-		json_t *iid = json_pack("{s:s}", "imageDigest", digest);
-		const char *tag = json_string_value(json_object_get(id, "imageTag"));
-		if (tag)
-			jv_set_str(iid, "imageTag", tag);
-		json_object_set_new(img, "imageId", iid);
-		json_object_set(img, "imageManifest", json_object_get(rec, "imageManifest"));
-		jv_set_str(img, "imageManifestMediaType", mt);
-		json_array_append_new(images, img);
+		json_array_append_new(images, image_json(call, r, digest,
+							 json_string_value(json_object_get(id, "imageTag"))));
 	}
 	*out = json_pack("{s:o,s:o}", "images", images, "failures", failures);
 	return 0;
@@ -648,17 +652,7 @@ static int ecr_put_image(struct api_call *call, json_t *in, json_t **out, struct
 	if (want && strcmp(want, digest) != 0)
 		return err_set(err, ERR_INVALID_PARAM,
 			       "imageDigest %s does not match the manifest's digest %s", want, digest);
-	json_t *rec = json_object_get(r->images, digest);
-	json_t *img = json_object();
-	jv_set_str(img, "registryId", call->account);
-	jv_set_str(img, "repositoryName", r->name);
-	json_t *iid = json_pack("{s:s}", "imageDigest", digest);
-	if (tag)
-		jv_set_str(iid, "imageTag", tag);
-	json_object_set_new(img, "imageId", iid);
-	json_object_set(img, "imageManifest", json_object_get(rec, "imageManifest"));
-	json_object_set(img, "imageManifestMediaType", json_object_get(rec, "imageManifestMediaType"));
-	*out = json_pack("{s:o}", "image", img);
+	*out = json_pack("{s:o}", "image", image_json(call, r, digest, tag));
 	return 0;
 }
 
