@@ -22,8 +22,9 @@
 struct blobs {
 	uv_loop_t *loop;
 	char *dir;
-	char *uploads;	   /* dir/uploads */
-	struct hmap *open; /* id -> struct blobs_upload */
+	char *uploads;		 /* dir/uploads */
+	struct hmap *open;	 /* id -> struct blobs_upload */
+	struct hmap *committing; /* digest -> (uintptr_t) commits of it in flight */
 };
 
 struct blobs_upload {
@@ -45,6 +46,7 @@ struct commit {
 	char *tmp;   /* the session's file */
 	char *final; /* where the blob goes */
 	char *final_dir;
+	char digest[72];
 	int fd;
 	int sys_errno;
 	const char *what;
@@ -102,6 +104,7 @@ struct blobs *blobs_open(uv_loop_t *loop, const char *dir, struct err **err)
 	b->dir = xstrdup(dir);
 	b->uploads = xasprintf("%s/uploads", dir);
 	b->open = hmap_new();
+	b->committing = hmap_new();
 	char *sha = xasprintf("%s/sha256", dir);
 	int rc = mkdir_p(sha, err);
 	free(sha);
@@ -152,6 +155,7 @@ void blobs_close(struct blobs *b)
 		upload_free(u);
 	}
 	hmap_free(b->open);
+	hmap_free(b->committing);
 	free(b->uploads);
 	free(b->dir);
 	free(b);
@@ -340,10 +344,22 @@ static void commit_work(uv_work_t *w)
 	fsync_dir(c->final_dir);
 }
 
+/* Commits of a digest in flight: while there is one, its file may appear at any moment, so the
+ * collector leaves it alone. */
+static void committing_add(struct blobs *b, const char *digest, int delta)
+{
+	uintptr_t n = (uintptr_t)hmap_get(b->committing, digest) + (uintptr_t)(intptr_t)delta;
+	if (n)
+		hmap_put(b->committing, digest, (void *)n);
+	else
+		hmap_del(b->committing, digest);
+}
+
 static void commit_after(uv_work_t *w, int status)
 {
 	struct commit *c = w->data;
 	struct err *e = NULL;
+	committing_add(c->b, c->digest, -1);
 	if (status != 0)
 		err_set(&e, ERR_INTERNAL, "blob commit cancelled");
 	else if (c->sys_errno)
@@ -390,6 +406,8 @@ void blobs_upload_commit(struct blobs_upload *u, const char *digest, blobs_done_
 	u->fd = -1;
 	c->done = done;
 	c->arg = arg;
+	snprintf(c->digest, sizeof(c->digest), "%s", digest);
+	committing_add(b, digest, 1);
 	upload_free(u);
 	uv_queue_work(b->loop, &c->work, commit_work, commit_after);
 	return;
@@ -397,4 +415,100 @@ fail:
 	unlink(u->path);
 	upload_free(u);
 	done(arg, e);
+}
+
+/* A scan on the thread pool. */
+struct scan {
+	uv_work_t work;
+	char *dir;	   /* DIR/sha256 */
+	struct hmap *keep; /* owned */
+	double min_age_s, now;
+	json_t *found; /* built on the pool, handed to done on the loop */
+	blobs_scan_fn done;
+	void *arg;
+};
+
+static bool is_hex(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return s[n] == '\0';
+}
+
+static void scan_work(uv_work_t *w)
+{
+	struct scan *s = w->data;
+	DIR *top = opendir(s->dir);
+	if (!top)
+		return;
+	s->found = json_array();
+	struct dirent *e;
+	while ((e = readdir(top))) {
+		if (!is_hex(e->d_name, 2))
+			continue;
+		char *sub = xasprintf("%s/%s", s->dir, e->d_name);
+		DIR *d = opendir(sub);
+		struct dirent *f;
+		while (d && (f = readdir(d))) {
+			if (!is_hex(f->d_name, 64) || strncmp(f->d_name, e->d_name, 2) != 0)
+				continue;
+			char digest[72] = "sha256:";
+			memcpy(digest + 7, f->d_name, 65); /* 64 hex digits and the NUL */
+			struct stat st;
+			if (hmap_get(s->keep, digest) || fstatat(dirfd(d), f->d_name, &st, 0) != 0 ||
+			    !S_ISREG(st.st_mode) || s->now - (double)st.st_mtime < s->min_age_s)
+				continue;
+			json_array_append_new(s->found, json_string(digest));
+		}
+		if (d)
+			closedir(d);
+		free(sub);
+	}
+	closedir(top);
+}
+
+static void scan_after(uv_work_t *w, int status)
+{
+	struct scan *s = w->data;
+	if (status != 0) {
+		json_decref(s->found);
+		s->found = NULL;
+	}
+	s->done(s->arg, s->found);
+	hmap_free(s->keep);
+	free(s->dir);
+	free(s);
+}
+
+void blobs_scan(struct blobs *b, struct hmap *keep, double min_age_s, blobs_scan_fn done, void *arg)
+{
+	struct scan *s = xcalloc(1, sizeof(*s));
+	s->work.data = s;
+	s->dir = xasprintf("%s/sha256", b->dir);
+	s->keep = keep;
+	s->min_age_s = min_age_s;
+	s->now = clock_now();
+	s->done = done;
+	s->arg = arg;
+	uv_queue_work(b->loop, &s->work, scan_work, scan_after);
+}
+
+long long blobs_remove(struct blobs *b, const char *digest, struct err **err)
+{
+	if (hmap_get(b->committing, digest)) {
+		err_set(err, ERR_UNAVAILABLE, "blob %s is being stored", digest);
+		return -1;
+	}
+	char *p = blob_path(b, digest, NULL);
+	struct stat st;
+	long long n = -1;
+	if (!p)
+		err_set(err, ERR_INVALID_PARAM, "not a blob digest: %.80s", digest);
+	else if (lstat(p, &st) != 0 || unlink(p) != 0)
+		err_sys(err, errno, "remove blob %s", digest);
+	else
+		n = (long long)st.st_size;
+	free(p);
+	return n;
 }

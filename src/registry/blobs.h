@@ -9,9 +9,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <jansson.h>
 #include <uv.h>
 
 #include "common/err.h"
+#include "common/hmap.h"
 
 /* The largest blob accepted: ECR's layer size limit (52,000 MiB). */
 #define BLOBS_SIZE_MAX (52000LL * 1024 * 1024)
@@ -62,5 +64,19 @@ typedef void (*blobs_done_fn)(void *arg, struct err *err);
 void blobs_upload_commit(struct blobs_upload *u, const char *digest, blobs_done_fn done, void *arg);
 /* Abandons a session and removes its bytes. */
 void blobs_upload_cancel(struct blobs_upload *u);
+
+/* Garbage collection (the registry decides what is garbage; see gc.c). */
+
+/* Called on the loop with the digests a scan found (a new array of strings, taken by the callee;
+ * NULL when the scan failed or was cancelled). */
+typedef void (*blobs_scan_fn)(void *arg, json_t *found);
+/* Lists, on the thread pool, the stored blobs that are not in keep and whose files are older than
+ * min_age_s seconds (by mtime: a blob stored since the caller built keep is younger than that).
+ * keep (digest -> anything) is taken by the scan and freed when it ends; the caller must not touch
+ * it after this call. done runs on the loop. */
+void blobs_scan(struct blobs *b, struct hmap *keep, double min_age_s, blobs_scan_fn done, void *arg);
+/* Removes stored blob digest. Refused (ERR_UNAVAILABLE) while a commit of the same digest is in flight,
+ * since its file may be appearing. Returns the bytes freed, or -1 with *err. */
+long long blobs_remove(struct blobs *b, const char *digest, struct err **err);
 
 #endif

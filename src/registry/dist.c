@@ -436,7 +436,7 @@ static void on_committed_inner(void *arg, struct err *e)
 		fail(d, 404, "NAME_UNKNOWN", "repository %s was deleted during the upload", d->name);
 		return;
 	}
-	json_object_set_new(r->blobs, d->digest, json_integer(size));
+	reg__blob_link(r, d->digest, size);
 	uint64_t seq = reg__repo_save(d->reg, r);
 	blob_location(d, d->digest);
 	respond_when_durable(d, 201, seq);
@@ -546,7 +546,7 @@ static void serve_uploads(struct dreq *d)
 		long long size =
 			src && json_object_get(src->blobs, mount) ? blobs_size(d->reg->blobs, mount) : -1;
 		if (size >= 0) {
-			json_object_set_new(d->repo->blobs, mount, json_integer(size));
+			reg__blob_link(d->repo, mount, size);
 			uint64_t seq = reg__repo_save(d->reg, d->repo);
 			blob_location(d, mount);
 			free(mount);

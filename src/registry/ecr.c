@@ -778,6 +778,7 @@ static const struct api_op ecr_ops[] = {
 void reg_add_to_api(struct reg *reg, struct api *api)
 {
 	reg__save_key(reg);
+	reg__gc_start(reg);
 	api_add_service(api, ECR_TARGET_PREFIX, ECR_SIGNING_NAME, ecr_ops,
 			sizeof(ecr_ops) / sizeof(ecr_ops[0]), reg);
 }

@@ -22,6 +22,10 @@ struct reg {
 	unsigned char token_key[32];
 	bool stopping;
 	bool key_unsaved; /* token_key is new: reg__save_key writes it */
+	double started;	  /* when this process loaded the registry */
+	uv_timer_t gc_timer;
+	bool gc_timer_on, gc_running;
+	double gc_grace_s;
 };
 
 struct reg_scope {
@@ -36,6 +40,7 @@ struct reg_repo {
 	json_t *tags;	   /* resource tags [{Key, Value}] */
 	json_t *tagmap;	   /* image tag -> manifest digest */
 	json_t *blobs;	   /* digest -> size: the blobs this repository may serve */
+	json_t *linked;	   /* digest -> when this process linked it (memory only; see gc.c) */
 	json_t *images;	   /* manifest digest -> image record (see reg__image_new) */
 	json_t *policy;	   /* repository policy text, or NULL */
 	json_t *lifecycle; /* lifecycle policy text, or NULL */
@@ -78,6 +83,15 @@ void reg__sha256_digest(const void *p, size_t n, char out[72]);
 
 /* Writes a newly made token key to the store (once). */
 void reg__save_key(struct reg *reg);
+
+/* gc.c: links blob digest (stored, size bytes) to r, so r may serve it; the caller saves r. */
+void reg__blob_link(struct reg_repo *r, const char *digest, long long size);
+/* Starts the collector's timer (GANTRY_REGISTRY_GC_INTERVAL_S, default 10 min; links and blobs
+ * younger than GANTRY_REGISTRY_GC_GRACE_S, default 1 h, are kept) / stops it. */
+void reg__gc_start(struct reg *reg);
+void reg__gc_stop(struct reg *reg);
+/* One collection pass now (nothing when one is running or the registry is stopping). */
+void reg__gc_run(struct reg *reg);
 
 /* ECR-style ARNs and URIs. */
 char *reg__repo_arn(struct reg_scope *sc, const char *name);

@@ -61,6 +61,7 @@ static struct reg_repo *repo_alloc(struct reg_scope *sc, const char *name)
 	r->tags = json_array();
 	r->tagmap = json_object();
 	r->blobs = json_object();
+	r->linked = json_object();
 	r->images = json_object();
 	hmap_put(sc->repos, name, r);
 	return r;
@@ -75,6 +76,7 @@ static void repo_free(struct reg_repo *r)
 	json_decref(r->tags);
 	json_decref(r->tagmap);
 	json_decref(r->blobs);
+	json_decref(r->linked);
 	json_decref(r->images);
 	json_decref(r->policy);
 	json_decref(r->lifecycle);
@@ -451,6 +453,7 @@ struct reg *reg_new(uv_loop_t *loop, struct store *store, struct creds *creds, c
 	reg->store = store;
 	reg->creds = creds;
 	reg->scopes = hmap_new();
+	reg->started = clock_now();
 	char *dir = xasprintf("%s/registry", data_dir);
 	reg->blobs = blobs_open(loop, dir, err);
 	free(dir);
@@ -485,8 +488,10 @@ void reg__save_key(struct reg *reg)
 
 void reg_set_stopping(struct reg *reg)
 {
-	if (reg)
-		reg->stopping = true;
+	if (!reg)
+		return;
+	reg->stopping = true;
+	reg__gc_stop(reg);
 }
 
 void reg_free(struct reg *reg)
