@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -509,6 +510,9 @@ struct hsrv *hsrv_start(uv_loop_t *loop, const struct sockaddr_storage *addr, si
 	srv->handler = handler;
 	srv->arg = arg;
 	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	/* A peer that goes away mid-answer must not kill the process. With SIGPIPE ignored, MHD may
+	 * also send files (blobs) with sendfile(2) instead of 4 KiB pread/send pairs. */
+	signal(SIGPIPE, SIG_IGN);
 	if (addr->ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	srv->mhd = MHD_start_daemon(
@@ -516,7 +520,8 @@ struct hsrv *hsrv_start(uv_loop_t *loop, const struct sockaddr_storage *addr, si
 		MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 		MHD_OPTION_UNESCAPE_CALLBACK, identity_unescape, srv, MHD_OPTION_CONNECTION_LIMIT,
 		connection_limit(), MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HSRV_CONNECTION_TIMEOUT_S,
-		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 1,
+		MHD_OPTION_END);
 	if (!srv->mhd) {
 		char text[128];
 		const struct sockaddr_in *a4 = (const struct sockaddr_in *)(const void *)addr;

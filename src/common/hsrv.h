@@ -35,7 +35,8 @@ typedef void (*hsrv_handler)(void *arg, struct hreq *req);
 /* Parses "ADDR:PORT", "[V6ADDR]:PORT" or ":PORT" into a socket address. Returns 0 or -1 with *err. */
 int hsrv_parse_addr(const char *s, struct sockaddr_storage *out, struct err **err);
 
-/* Starts listening on addr (port 0 picks a free port) and serving on loop. Returns a new server,
+/* Starts listening on addr (port 0 picks a free port) and serving on loop; SIGPIPE is ignored from
+ * then on (a peer leaving mid-answer must not kill the process). Returns a new server,
  * or NULL with *err (e.g. the address is in use). */
 struct hsrv *hsrv_start(uv_loop_t *loop, const struct sockaddr_storage *addr, size_t max_body,
 			hsrv_handler handler, void *arg, struct err **err);
