@@ -6,6 +6,7 @@
 int cmd_server(int argc, char **argv);
 int cmd_dev(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
+int cmd_image(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 
 #define GANTRY_VERSION "0.1.0"

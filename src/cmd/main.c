@@ -13,6 +13,8 @@ static void usage(FILE *f)
 		   "  agent     run the host agent (or --count N hollow agents) against a server\n"
 		   "  dev       run a server on 127.0.0.1:7700 with state in ./gantry-data; prints the\n"
 		   "            environment for the aws CLI\n"
+		   "  image     image import: build an OCI image from a root filesystem directory or\n"
+		   "            tar file and push it to the registry\n"
 		   "  version   print the version\n"
 		   "\n"
 		   "run `gantry <command> --help` for a command's options\n");
@@ -29,6 +31,8 @@ int main(int argc, char **argv)
 		return cmd_server(argc - 1, argv + 1);
 	if (strcmp(cmd, "agent") == 0)
 		return cmd_agent(argc - 1, argv + 1);
+	if (strcmp(cmd, "image") == 0)
+		return cmd_image(argc - 1, argv + 1);
 	if (strcmp(cmd, "dev") == 0)
 		return cmd_dev(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)

@@ -2,9 +2,12 @@
 #include "common/hcli.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "common/buf.h"
 #include "common/log.h"
@@ -26,8 +29,14 @@ struct hcli_req {
 	char *body;
 	struct buf resp;
 	bool too_large;
-	hcli_done_fn done;
+	hcli_done_fn done; /* hcli_request's callback, or NULL */
+	hcli_resp_fn full; /* hcli_request_full's callback, or NULL */
 	void *arg;
+	struct buf rhdrs; /* response header lines, each NUL-terminated */
+	bool hdrs_too_large;
+	int body_fd;	     /* the request body's file, or -1 */
+	long long body_left; /* bytes of it still to send */
+	int read_errno;	     /* why reading body_fd failed (EIO: it ended early), or 0 */
 	struct hcli_req *next, *prev;
 };
 
@@ -121,6 +130,45 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
 	return n;
 }
 
+/* Keeps the header lines of the last response only: a status line starts a new one (after a
+ * 100 Continue, say). */
+static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct hcli_req *r = userp;
+	size_t n = size * nmemb, len = n;
+	if (len >= 5 && memcmp(data, "HTTP/", 5) == 0)
+		buf_reset(&r->rhdrs);
+	while (len > 0 && (data[len - 1] == '\r' || data[len - 1] == '\n'))
+		len--;
+	if (len == 0)
+		return n;
+	if (buf_add(&r->rhdrs, data, len) < 0 || buf_addc(&r->rhdrs, '\0') < 0) {
+		r->hdrs_too_large = true;
+		return 0; /* makes curl fail the transfer */
+	}
+	return n;
+}
+
+static size_t on_read(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct hcli_req *r = userp;
+	size_t want = size * nmemb;
+	if ((long long)want > r->body_left)
+		want = (size_t)r->body_left;
+	if (want == 0)
+		return 0;
+	ssize_t got;
+	do
+		got = read(r->body_fd, data, want);
+	while (got < 0 && errno == EINTR);
+	if (got <= 0) {
+		r->read_errno = got < 0 ? errno : EIO;
+		return CURL_READFUNC_ABORT;
+	}
+	r->body_left -= got;
+	return (size_t)got;
+}
+
 static void unlink_req(struct hcli_req *r)
 {
 	struct hcli *c = r->c;
@@ -140,6 +188,9 @@ static void req_free(struct hcli_req *r)
 	curl_slist_free_all(r->hdrs);
 	free(r->body);
 	buf_release(&r->resp);
+	buf_release(&r->rhdrs);
+	if (r->body_fd >= 0)
+		close(r->body_fd);
 	r->c->running--;
 	free(r);
 }
@@ -161,18 +212,30 @@ static void check_done(struct hcli *c)
 			curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
 		} else if (r->too_large) {
 			err_set(&e, ERR_TOO_LARGE, "response body exceeds %u bytes", HCLI_BODY_MAX);
+		} else if (r->hdrs_too_large) {
+			err_set(&e, ERR_TOO_LARGE, "response headers exceed %u bytes", HCLI_HEADERS_MAX);
+		} else if (r->read_errno) {
+			err_sys(&e, r->read_errno, "read the request body");
 		} else {
 			char *url = NULL;
 			curl_easy_getinfo(r->easy, CURLINFO_EFFECTIVE_URL, &url);
 			err_set(&e, ERR_SYS, "%s: %s", url ? url : "request", curl_easy_strerror(rc));
 		}
 		hcli_done_fn done = r->done;
+		hcli_resp_fn full = r->full;
 		void *arg = r->arg;
 		/* Free before the callback so that it may start new requests (or free the client). */
-		size_t len = r->resp.len;
+		size_t len = r->resp.len, hlen = r->rhdrs.len;
 		char *body = buf_detach(&r->resp, NULL);
+		char *hdrs = buf_detach(&r->rhdrs, NULL);
 		req_free(r);
-		done(arg, (unsigned)status, body, len, e);
+		if (full) {
+			struct hcli_resp resp = {(unsigned)status, body, len, e, hdrs, hlen};
+			full(arg, &resp);
+		} else {
+			done(arg, (unsigned)status, body, len, e);
+		}
+		free(hdrs);
 		free(body);
 		err_free(e);
 	}
@@ -223,43 +286,57 @@ void hcli_free(struct hcli *c)
 	uv_close((uv_handle_t *)&c->timer, on_timer_closed);
 }
 
-struct hcli_req *hcli_request(struct hcli *c, const char *method, const char *url,
-			      const struct hsrv_header *hdrs, size_t n, const void *body, size_t len,
-			      long timeout_ms, hcli_done_fn done, void *arg)
+static struct hcli_req *start(struct hcli *c, const struct hcli_opts *o, hcli_done_fn done, hcli_resp_fn full,
+			      void *arg)
 {
 	struct hcli_req *r = xcalloc(1, sizeof(*r));
 	r->c = c;
 	r->done = done;
+	r->full = full;
 	r->arg = arg;
+	r->body_fd = o->body_from_fd ? o->body_fd : -1;
 	buf_init(&r->resp, HCLI_BODY_MAX);
+	buf_init(&r->rhdrs, HCLI_HEADERS_MAX);
 	r->easy = curl_easy_init();
 	if (!r->easy) {
 		log_error("http client: curl_easy_init failed");
 		abort();
 	}
-	for (size_t i = 0; i < n; i++) {
-		char *h = xasprintf("%s: %s", hdrs[i].name, hdrs[i].value);
+	for (size_t i = 0; i < o->nhdrs; i++) {
+		char *h = xasprintf("%s: %s", o->hdrs[i].name, o->hdrs[i].value);
 		r->hdrs = curl_slist_append(r->hdrs, h);
 		free(h);
 	}
 	/* curl would otherwise add "Expect: 100-continue" to larger POSTs and wait for it. */
 	r->hdrs = curl_slist_append(r->hdrs, "Expect:");
-	curl_easy_setopt(r->easy, CURLOPT_URL, url);
-	curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(r->easy, CURLOPT_URL, o->url);
+	curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, o->method);
 	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->hdrs);
 	curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
+	if (full) {
+		curl_easy_setopt(r->easy, CURLOPT_HEADERFUNCTION, on_header);
+		curl_easy_setopt(r->easy, CURLOPT_HEADERDATA, r);
+	}
 	curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
 	curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(r->easy, CURLOPT_TCP_KEEPALIVE, 1L);
-	if (timeout_ms > 0)
-		curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
-	if (body) {
-		r->body = xmalloc(len ? len : 1);
-		memcpy(r->body, body, len);
+	if (o->timeout_ms > 0)
+		curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, o->timeout_ms);
+	if (o->body_from_fd) {
+		/* An upload with a known length: curl sends Content-Length and calls on_read for the
+		 * bytes; CUSTOMREQUEST keeps the method the caller asked for. */
+		r->body_left = o->body_size > 0 ? o->body_size : 0;
+		curl_easy_setopt(r->easy, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(r->easy, CURLOPT_READFUNCTION, on_read);
+		curl_easy_setopt(r->easy, CURLOPT_READDATA, r);
+		curl_easy_setopt(r->easy, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->body_left);
+	} else if (o->body) {
+		r->body = xmalloc(o->len ? o->len : 1);
+		memcpy(r->body, o->body, o->len);
 		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->body);
-		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-	} else if (strcmp(method, "HEAD") == 0) {
+		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)o->len);
+	} else if (strcmp(o->method, "HEAD") == 0) {
 		curl_easy_setopt(r->easy, CURLOPT_NOBODY, 1L);
 	}
 	r->next = c->reqs;
@@ -271,17 +348,59 @@ struct hcli_req *hcli_request(struct hcli *c, const char *method, const char *ur
 	return r;
 }
 
+struct hcli_req *hcli_request(struct hcli *c, const char *method, const char *url,
+			      const struct hsrv_header *hdrs, size_t n, const void *body, size_t len,
+			      long timeout_ms, hcli_done_fn done, void *arg)
+{
+	struct hcli_opts o = {
+		.method = method,
+		.url = url,
+		.hdrs = hdrs,
+		.nhdrs = n,
+		.body = body,
+		.len = len,
+		.timeout_ms = timeout_ms,
+	};
+	return start(c, &o, done, NULL, arg);
+}
+
+struct hcli_req *hcli_request_full(struct hcli *c, const struct hcli_opts *o, hcli_resp_fn done, void *arg)
+{
+	return start(c, o, NULL, done, arg);
+}
+
+const char *hcli_resp_header(const struct hcli_resp *r, const char *name)
+{
+	const char *found = NULL;
+	size_t n = strlen(name);
+	for (const char *p = r->hdrs__; p && p < r->hdrs__ + r->hdrs_len__; p += strlen(p) + 1) {
+		if (strncasecmp(p, name, n) != 0 || p[n] != ':')
+			continue;
+		const char *v = p + n + 1;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		found = v;
+	}
+	return found;
+}
+
 void hcli_cancel(struct hcli_req *r)
 {
 	if (!r)
 		return;
 	hcli_done_fn done = r->done;
+	hcli_resp_fn full = r->full;
 	void *arg = r->arg;
 	unlink_req(r);
 	req_free(r);
 	struct err *e = NULL;
 	err_set(&e, ERR_UNAVAILABLE, "cancelled");
-	done(arg, 0, "", 0, e);
+	if (full) {
+		struct hcli_resp resp = {0, "", 0, e, NULL, 0};
+		full(arg, &resp);
+	} else {
+		done(arg, 0, "", 0, e);
+	}
 	err_free(e);
 }
 

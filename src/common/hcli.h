@@ -4,6 +4,7 @@
 #ifndef GANTRY_HCLI_H
 #define GANTRY_HCLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <uv.h>
 
@@ -33,6 +34,46 @@ void hcli_free(struct hcli *c);
 struct hcli_req *hcli_request(struct hcli *c, const char *method, const char *url,
 			      const struct hsrv_header *hdrs, size_t n, const void *body, size_t len,
 			      long timeout_ms, hcli_done_fn done, void *arg);
+/* The answer to a request started with hcli_request_full, valid only during the done callback. */
+struct hcli_resp {
+	unsigned status;       /* the HTTP status, or 0 when the request failed before one arrived */
+	const char *body;      /* borrowed, NUL-terminated */
+	size_t len;	       /* bytes in body */
+	const struct err *err; /* why it failed when status is 0, else NULL */
+	const char *hdrs__;    /* private: the response's header lines (see hcli_resp_header) */
+	size_t hdrs_len__;     /* private */
+};
+
+/* Called once per hcli_request_full request on the loop thread. */
+typedef void (*hcli_resp_fn)(void *arg, const struct hcli_resp *r);
+
+/* The most bytes of response headers kept; a request with more fails. */
+#define HCLI_HEADERS_MAX (64u * 1024u)
+
+/* Everything a request can carry. Strings and the in-memory body are copied by hcli_request_full,
+ * so the struct may live on the caller's stack. */
+struct hcli_opts {
+	const char *method; /* "GET", "PUT", ... */
+	const char *url;
+	const struct hsrv_header *hdrs; /* extra request headers */
+	size_t nhdrs;
+	const void *body; /* copied; NULL for none (ignored when body_from_fd) */
+	size_t len;
+	bool body_from_fd;   /* send body_size bytes read from body_fd instead of body */
+	int body_fd;	     /* taken over by the request: closed when it ends, whatever happens */
+	long long body_size; /* sent as Content-Length; fewer bytes in the file fail the request */
+	long timeout_ms;     /* bounds the whole request (0 = none) */
+};
+
+/* Starts a request like hcli_request, with a body streamed from a file if asked (read on the loop
+ * thread as curl sends it) and with the response headers available to done through
+ * hcli_resp_header. Returns a handle usable with hcli_cancel until done is called. */
+struct hcli_req *hcli_request_full(struct hcli *c, const struct hcli_opts *o, hcli_resp_fn done, void *arg);
+/* The value of response header name (case-insensitive; the last one when it came more than once,
+ * without surrounding blanks), or NULL. Borrowed from r: valid during the done callback only. Only
+ * the headers of the final answer count (not those of a 100 Continue or a redirect). */
+const char *hcli_resp_header(const struct hcli_resp *r, const char *name);
+
 /* Cancels a running request: its done callback is called at once, with status 0 and an
  * ERR_UNAVAILABLE error "cancelled", so that whatever it owns is released in one place. */
 void hcli_cancel(struct hcli_req *r);
