@@ -47,7 +47,8 @@ struct hreq {
 	char *path; /* the part before '?' (own allocation) */
 	const char *query;
 	struct buf body;
-	size_t seen; /* body bytes received, including the ones dropped when too large */
+	size_t seen;	 /* body bytes received, including the ones dropped when too large */
+	size_t drained; /* body bytes dropped after an early answer */
 	bool too_large;
 	bool headers_done;		    /* the first handler call (headers only) has happened */
 	bool handed;			    /* the handler has been called */
@@ -186,8 +187,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	(void)version;
 	if (!req)
 		return MHD_NO;
-	if (req->resp) /* resumed with an answer, or answered early */
+	if (req->resp) {
+		/* Resumed with an answer, or answered before its body ended (a refusal part-way through
+		 * an upload). libmicrohttpd queues an answer only once the body is read, so the rest is
+		 * read and dropped first, up to HSRV_DRAIN_MAX; past that the connection is dropped. */
+		if (*upload_data_size) {
+			req->drained += *upload_data_size;
+			*upload_data_size = 0;
+			return req->drained > HSRV_DRAIN_MAX ? MHD_NO : MHD_YES;
+		}
 		return queue(req);
+	}
 	if (req->sops) {
 		if (!*upload_data_size) {
 			/* The end of the body: the owner answers now or later. */
@@ -206,16 +216,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		}
 		size_t n = *upload_data_size;
 		*upload_data_size = 0;
-		if (req->sops->data(req->sctx, upload_data, n) < 0) {
-			if (req->resp)
-				return queue(req);
-			return MHD_NO; /* refused without an answer: drop the connection */
-		}
+		if (req->sops->data(req->sctx, upload_data, n) < 0)
+			/* Refused: with an answer, that goes out at the body's end (see above); without
+			 * one, the connection is dropped. */
+			return req->resp ? MHD_YES : MHD_NO;
 		return MHD_YES;
 	}
-	if (req->taken) { /* taken and answered at once: its body is discarded */
+	if (req->taken) { /* taken, not answered yet: the body is the stream's */
 		*upload_data_size = 0;
-		return req->resp ? queue(req) : MHD_YES;
+		return MHD_YES;
 	}
 	if (req->handed) {
 		/* Resumed without an answer should not happen; keep waiting. */

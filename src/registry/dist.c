@@ -704,6 +704,15 @@ static void manifest_end_inner(void *ctx)
 		return;
 	}
 	char digest[72];
+	if (by_digest) {
+		/* Checked before anything is stored: a refused push must not touch the image that may
+		 * already be there under its real digest. */
+		reg__sha256_digest(d->body.p ? d->body.p : "", d->body.len, digest);
+		if (strcmp(digest, d->arg) != 0) {
+			fail(d, 400, "DIGEST_INVALID", "the manifest's digest is %s, not %s", digest, d->arg);
+			return;
+		}
+	}
 	const char *ctype = hreq_header(d->req, "Content-Type");
 	uint64_t seq = reg__manifest_put(d->reg, d->repo, by_digest ? NULL : d->arg,
 					 d->body.p ? d->body.p : "", d->body.len, ctype, digest, &e);
@@ -714,12 +723,6 @@ static void manifest_end_inner(void *ctx)
 			fail_err(d, 400, "TAG_INVALID", e);
 		else
 			fail_err(d, 400, "MANIFEST_INVALID", e);
-		return;
-	}
-	if (by_digest && strcmp(digest, d->arg) != 0) {
-		/* Stored under its real digest already by reg__manifest_put only if it matched: undo. */
-		reg__image_delete(d->reg, d->repo, digest);
-		fail(d, 400, "DIGEST_INVALID", "the manifest's digest is %s, not %s", digest, d->arg);
 		return;
 	}
 	char *loc = xasprintf("/v2/%s/manifests/%s", d->name, digest);
@@ -748,8 +751,17 @@ static void serve_manifest(struct dreq *d)
 	if (!need_repo(d))
 		return;
 	struct err *e = NULL;
-	if (reg_ref_is_digest(d->arg) ? reg_digest_check(d->arg, &e) < 0 : reg_tag_check(d->arg, &e) < 0) {
-		fail_err(d, 400, reg_ref_is_digest(d->arg) ? "DIGEST_INVALID" : "TAG_INVALID", e);
+	if (reg_ref_is_digest(d->arg) && reg_digest_check(d->arg, &e) < 0) {
+		fail_err(d, 400, "DIGEST_INVALID", e);
+		return;
+	}
+	if (!reg_ref_is_digest(d->arg) && reg_tag_check(d->arg, &e) < 0) {
+		/* Not a tag: no manifest can be stored under it, and none is there to read. (Docker's
+		 * TAG_INVALID is not among the spec's codes.) */
+		if (strcmp(d->method, "PUT") == 0)
+			fail_err(d, 400, "MANIFEST_INVALID", e);
+		else
+			fail_err(d, 404, "MANIFEST_UNKNOWN", e);
 		return;
 	}
 	if (strcmp(d->method, "GET") == 0 || strcmp(d->method, "HEAD") == 0)
@@ -800,7 +812,9 @@ static int page_params(struct dreq *d, long long *n, char **last)
 		errno = 0;
 		long long v = strtoll(ns, &end, 10);
 		if (errno || *end || v < 0 || !*ns) {
-			fail(d, 400, "PAGINATION_NUMBER_INVALID", "n=%s is not a count", ns);
+			/* Distribution says PAGINATION_NUMBER_INVALID, which the spec's table of codes
+			 * (that a registry MUST keep to) does not have. */
+			fail(d, 400, "UNSUPPORTED", "n=%s is not a count", ns);
 			free(ns);
 			return -1;
 		}
@@ -839,7 +853,8 @@ static void serve_tags(struct dreq *d)
 	}
 	bool more;
 	json_t *page = page_of(all, last, n, &more);
-	if (more) {
+	/* OCI distribution spec: with n=0 the list is empty and there is no Link header. */
+	if (more && n > 0) {
 		char *path = xasprintf("/v2/%s/tags/list", d->name);
 		link_next(d, path, n, page);
 		free(path);
@@ -866,7 +881,7 @@ static void serve_catalog(struct dreq *d)
 		json_array_append_new(all, json_string(k));
 	bool more;
 	json_t *page = page_of(all, last, n, &more);
-	if (more)
+	if (more && n > 0)
 		link_next(d, "/v2/_catalog", n, page);
 	json_t *o = json_pack("{s:o}", "repositories", page);
 	char *text = jv_dump(o);
