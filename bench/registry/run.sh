@@ -87,8 +87,10 @@ sk() {
 # now: seconds since the epoch with nanoseconds.
 now() { date +%s.%N; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-# timed CMD...: prints the seconds CMD took.
-timed() { local t0; t0=$(now); "$@" >/dev/null; python3 -c "print(round($(now) - $t0, 3))"; }
+# timed CMD...: prints the seconds CMD took. Dirty pages are written out first, so that neither
+# registry pays for the other's writeback (gantry fsyncs each blob before acknowledging it,
+# Distribution does not).
+timed() { sync; local t0; t0=$(now); "$@" >/dev/null; python3 -c "print(round($(now) - $t0, 3))"; }
 
 push_gantry() { # image run
 	awsg ecr create-repository --repository-name "bench/$1-$2" >/dev/null
