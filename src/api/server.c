@@ -162,6 +162,7 @@ int server_run(const struct server_opts *opts, struct err **err)
 out:
 	if (s.ecs)
 		ecs_stop(s.ecs);
+	reg_set_stopping(s.reg);
 	hsrv_stop(s.http);
 	if (s.store && store_flush(s.store, rc == 0 ? err : NULL) < 0)
 		rc = -1;
