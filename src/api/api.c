@@ -131,6 +131,15 @@ const char *api_error_type(enum err_kind kind, unsigned *status)
 		[ERR_TAG_EXISTS] = {"ImageTagAlreadyExistsException", 400},
 		[ERR_LAYERS_NOT_FOUND] = {"LayersNotFoundException", 400},
 		[ERR_IMAGE_EXISTS] = {"ImageAlreadyExistsException", 400},
+		[ERR_LIFECYCLE_NOT_FOUND] = {"LifecyclePolicyNotFoundException", 400},
+		[ERR_PREVIEW_NOT_FOUND] = {"LifecyclePolicyPreviewNotFoundException", 400},
+		[ERR_REPO_POLICY_NOT_FOUND] = {"RepositoryPolicyNotFoundException", 400},
+		[ERR_UPLOAD_NOT_FOUND] = {"UploadNotFoundException", 400},
+		[ERR_INVALID_LAYER_PART] = {"InvalidLayerPartException", 400},
+		[ERR_INVALID_LAYER] = {"InvalidLayerException", 400},
+		[ERR_LAYER_EXISTS] = {"LayerAlreadyExistsException", 400},
+		[ERR_EMPTY_UPLOAD] = {"EmptyUploadException", 400},
+		[ERR_LAYER_INACCESSIBLE] = {"LayerInaccessibleException", 400},
 	};
 	if ((unsigned)kind >= ERR_KIND_COUNT || !map[kind].type)
 		kind = ERR_INTERNAL;
@@ -157,6 +166,10 @@ static void send_error(const struct api_request *req, const char *request_id, co
 	else
 		log_debug("%s: %s: %s", operation ? operation : "request", type, e->msg);
 	json_t *j = json_pack("{s:s, s:o}", "__type", type, "message", jv_str_lossy(e->msg));
+	json_t *fields = e->fields ? json_loads(e->fields, 0, NULL) : NULL;
+	if (json_is_object(fields))
+		json_object_update_missing(j, fields);
+	json_decref(fields);
 	char *body = jv_dump(j);
 	json_decref(j);
 	err_free(e);

@@ -75,11 +75,22 @@ int err_prefix(struct err **err, const char *fmt, ...)
 	return -1;
 }
 
+void err_set_fields(struct err **err, char *fields)
+{
+	if (!err || !*err) {
+		free(fields);
+		return;
+	}
+	free((*err)->fields);
+	(*err)->fields = fields;
+}
+
 void err_free(struct err *e)
 {
 	if (!e)
 		return;
 	free(e->msg);
+	free(e->fields);
 	free(e);
 }
 
@@ -114,6 +125,15 @@ const char *err_kind_name(enum err_kind kind)
 		[ERR_TAG_EXISTS] = "tag-exists",
 		[ERR_LAYERS_NOT_FOUND] = "layers-not-found",
 		[ERR_IMAGE_EXISTS] = "image-exists",
+		[ERR_LIFECYCLE_NOT_FOUND] = "lifecycle-policy-not-found",
+		[ERR_PREVIEW_NOT_FOUND] = "lifecycle-preview-not-found",
+		[ERR_REPO_POLICY_NOT_FOUND] = "repository-policy-not-found",
+		[ERR_UPLOAD_NOT_FOUND] = "upload-not-found",
+		[ERR_INVALID_LAYER_PART] = "invalid-layer-part",
+		[ERR_INVALID_LAYER] = "invalid-layer",
+		[ERR_LAYER_EXISTS] = "layer-exists",
+		[ERR_EMPTY_UPLOAD] = "empty-upload",
+		[ERR_LAYER_INACCESSIBLE] = "layer-inaccessible",
 	};
 	if ((unsigned)kind >= ERR_KIND_COUNT || !names[kind])
 		return "unknown";

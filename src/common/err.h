@@ -31,9 +31,17 @@ enum err_kind {
 	ERR_REPO_NOT_EMPTY,	   /* RepositoryNotEmptyException */
 	ERR_IMAGE_NOT_FOUND,	   /* ImageNotFoundException */
 	ERR_TAG_EXISTS,		   /* ImageTagAlreadyExistsException (an IMMUTABLE tag) */
-	ERR_LAYERS_NOT_FOUND,
-	ERR_IMAGE_EXISTS,
-	/* ImageAlreadyExistsException */ /* LayersNotFoundException: a referenced blob is missing */
+	ERR_LAYERS_NOT_FOUND,	   /* LayersNotFoundException: a referenced blob is missing */
+	ERR_IMAGE_EXISTS,	   /* ImageAlreadyExistsException */
+	ERR_LIFECYCLE_NOT_FOUND,   /* LifecyclePolicyNotFoundException */
+	ERR_PREVIEW_NOT_FOUND,	   /* LifecyclePolicyPreviewNotFoundException */
+	ERR_REPO_POLICY_NOT_FOUND, /* RepositoryPolicyNotFoundException */
+	ERR_UPLOAD_NOT_FOUND,	   /* UploadNotFoundException: no such layer upload in the repository */
+	ERR_INVALID_LAYER_PART,	   /* InvalidLayerPartException: a part that does not continue the upload */
+	ERR_INVALID_LAYER,	   /* InvalidLayerException: the layer's bytes do not hash to its digest */
+	ERR_LAYER_EXISTS,	   /* LayerAlreadyExistsException */
+	ERR_EMPTY_UPLOAD,	   /* EmptyUploadException: a layer upload completed without any part */
+	ERR_LAYER_INACCESSIBLE,	   /* LayerInaccessibleException: a layer no image refers to */
 	ERR_KIND_COUNT
 };
 
@@ -41,6 +49,8 @@ struct err {
 	enum err_kind kind;
 	int sys_errno; /* errno for ERR_SYS, else 0 */
 	char *msg;     /* human-readable, never NULL */
+	char *fields;  /* JSON object text of the members an AWS error shape has beside its message
+			* (InvalidLayerPartException's lastValidByteReceived, ...), or NULL */
 };
 
 /* Fills *err (when err is non-NULL and *err is NULL) with a new error. Always returns -1 so that
@@ -50,6 +60,9 @@ int err_set(struct err **err, enum err_kind kind, const char *fmt, ...) __attrib
 int err_sys(struct err **err, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Prepends "context: " to the message of *err, if there is one. Returns -1. */
 int err_prefix(struct err **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Attaches fields (JSON object text, taken) to *err, if there is one: the API edge adds its members
+ * to the error body beside __type and message. Replaces earlier fields. */
+void err_set_fields(struct err **err, char *fields);
 /* Frees an error; accepts NULL. */
 void err_free(struct err *e);
 /* A short name for a kind, for logs. */

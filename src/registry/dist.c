@@ -243,8 +243,33 @@ static char *auth_password(struct hreq *req)
 	return pw;
 }
 
+/* A GetDownloadUrlForLayer URL: ?X-Gantry-Credential=<credential for this repository and blob>
+ * stands for the Authorization header, for GET and HEAD of that one blob only. Returns 1 when the
+ * request carries none (authenticate as usual), 0 when it is good, -1 when refused (answered). */
+static int authenticate_url(struct dreq *d)
+{
+	bool get = strcmp(d->method, "GET") == 0 || strcmp(d->method, "HEAD") == 0;
+	if (d->route != R_BLOB || !get || hreq_header(d->req, "Authorization"))
+		return 1;
+	char *cred = query_get(d->req, "X-Gantry-Credential");
+	if (!cred)
+		return 1;
+	char *scope = xasprintf("%s@%s", d->name, d->arg);
+	int rc = reg__url_token_check(d->reg, cred, scope, &d->account, d->region);
+	free(scope);
+	free(cred);
+	if (rc < 0)
+		fail(d, 403, "DENIED", "%s",
+		     "the download URL is not valid (expired, altered, or for another blob): get a new one "
+		     "from GetDownloadUrlForLayer");
+	return rc;
+}
+
 static int authenticate(struct dreq *d)
 {
+	int url = authenticate_url(d);
+	if (url <= 0)
+		return url;
 	char *pw = auth_password(d->req);
 	if (!pw) {
 		challenge(d, "authentication required: use the password from `aws ecr get-login-password`");
@@ -733,6 +758,7 @@ static void manifest_end_inner(void *ctx)
 	const char *subject = json_string_value(json_object_get(rec, "subject"));
 	if (subject)
 		hreq_add_header(d->req, "OCI-Subject", subject);
+	reg__lifecycle_apply(d->reg, d->repo, clock_now());
 	respond_when_durable(d, 201, seq);
 }
 

@@ -80,6 +80,7 @@ static void repo_free(struct reg_repo *r)
 	json_decref(r->images);
 	json_decref(r->policy);
 	json_decref(r->lifecycle);
+	json_decref(r->preview);
 	free(r);
 }
 
@@ -280,7 +281,9 @@ out:
 
 /* Registry passwords: "gantry1.<hex payload>.<hex HMAC-SHA256>" where the payload is
  * "<access key>|<expiry, epoch seconds>|<region>". The key must still be known when the password
- * is used, so removing a key revokes its passwords. */
+ * is used, so removing a key revokes its passwords. Download-URL credentials are
+ * "gantryurl1.<hex payload>.<mac>" with the payload "blob|<access key>|<expiry>|<region>|<scope>":
+ * the leading "blob|" keeps either kind from passing for the other. */
 static void token_mac(struct reg *reg, const char *payload, char out[65])
 {
 	unsigned char mac[32];
@@ -291,17 +294,32 @@ static void token_mac(struct reg *reg, const char *payload, char out[65])
 	out[64] = '\0';
 }
 
-char *reg__token_make(struct reg *reg, const char *access_key, const char *region, double expires)
+static char *token_seal(struct reg *reg, const char *prefix, const char *payload)
 {
-	char *payload = xasprintf("%s|%.0f|%s", access_key, expires, region);
 	size_t pn = strlen(payload);
 	char *hex = xmalloc(pn * 2 + 1);
 	enc_hex(payload, pn, hex);
 	hex[pn * 2] = '\0';
 	char mac[65];
 	token_mac(reg, payload, mac);
-	char *tok = xasprintf("gantry1.%s.%s", hex, mac);
+	char *tok = xasprintf("%s%s.%s", prefix, hex, mac);
 	free(hex);
+	return tok;
+}
+
+char *reg__token_make(struct reg *reg, const char *access_key, const char *region, double expires)
+{
+	char *payload = xasprintf("%s|%.0f|%s", access_key, expires, region);
+	char *tok = token_seal(reg, "gantry1.", payload);
+	free(payload);
+	return tok;
+}
+
+char *reg__url_token_make(struct reg *reg, const char *access_key, const char *region, double expires,
+			  const char *scope)
+{
+	char *payload = xasprintf("blob|%s|%.0f|%s|%s", access_key, expires, region, scope);
+	char *tok = token_seal(reg, "gantryurl1.", payload);
 	free(payload);
 	return tok;
 }
@@ -315,34 +333,48 @@ static int unhex(char c)
 	return -1;
 }
 
-int reg__token_check(struct reg *reg, const char *password, const char **account, char region[32])
+#define TOKEN_PAYLOAD_MAX 1024
+
+/* Opens "<prefix><hex payload>.<mac>": the payload into out when the MAC is ours. */
+static int token_open(struct reg *reg, const char *prefix, const char *tok, char out[TOKEN_PAYLOAD_MAX + 1])
 {
-	if (strncmp(password, "gantry1.", 8) != 0)
+	size_t pn = strlen(prefix);
+	if (strncmp(tok, prefix, pn) != 0)
 		return -1;
-	const char *hex = password + 8;
+	const char *hex = tok + pn;
 	const char *dot = strchr(hex, '.');
 	size_t hn = dot ? (size_t)(dot - hex) : 0;
-	if (!dot || hn == 0 || hn % 2 || hn > 1024 || strlen(dot + 1) != 64)
+	if (!dot || hn == 0 || hn % 2 || hn > 2 * TOKEN_PAYLOAD_MAX || strlen(dot + 1) != 64)
 		return -1;
-	char payload[513];
 	for (size_t i = 0; i < hn / 2; i++) {
 		int hi = unhex(hex[2 * i]), lo = unhex(hex[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
-		payload[i] = (char)(hi * 16 + lo);
-		if (!payload[i])
+		out[i] = (char)(hi * 16 + lo);
+		if (!out[i])
 			return -1;
 	}
-	payload[hn / 2] = '\0';
+	out[hn / 2] = '\0';
 	char mac[65];
-	token_mac(reg, payload, mac);
-	if (CRYPTO_memcmp(mac, dot + 1, 64) != 0)
-		return -1;
+	token_mac(reg, out, mac);
+	return CRYPTO_memcmp(mac, dot + 1, 64) == 0 ? 0 : -1;
+}
+
+/* The rest of a payload after "<access key>|<expiry>|<region>": checks the expiry and the key and
+ * fills account and region. Returns 0 or -1. */
+static int token_claims(struct reg *reg, char *payload, const char **account, char region[32], char **rest)
+{
 	char *p1 = strchr(payload, '|');
 	char *p2 = p1 ? strchr(p1 + 1, '|') : NULL;
-	if (!p2 || strlen(p2 + 1) >= 32)
+	if (!p2)
 		return -1;
 	*p1 = '\0';
+	*p2 = '\0';
+	char *p3 = strchr(p2 + 1, '|');
+	if (p3)
+		*p3 = '\0';
+	if ((p3 != NULL) != (rest != NULL) || strlen(p2 + 1) >= 32)
+		return -1;
 	double expires = strtod(p1 + 1, NULL);
 	if (expires < clock_now())
 		return -1;
@@ -351,7 +383,28 @@ int reg__token_check(struct reg *reg, const char *password, const char **account
 		return -1;
 	*account = c->account;
 	snprintf(region, 32, "%s", p2 + 1);
+	if (rest)
+		*rest = p3 + 1;
 	return 0;
+}
+
+int reg__token_check(struct reg *reg, const char *password, const char **account, char region[32])
+{
+	char payload[TOKEN_PAYLOAD_MAX + 1];
+	if (token_open(reg, "gantry1.", password, payload) < 0)
+		return -1;
+	return token_claims(reg, payload, account, region, NULL);
+}
+
+int reg__url_token_check(struct reg *reg, const char *token, const char *scope, const char **account,
+			 char region[32])
+{
+	char payload[TOKEN_PAYLOAD_MAX + 1];
+	char *rest = NULL;
+	if (token_open(reg, "gantryurl1.", token, payload) < 0 || strncmp(payload, "blob|", 5) != 0 ||
+	    token_claims(reg, payload + 5, account, region, &rest) < 0)
+		return -1;
+	return strcmp(rest, scope) == 0 ? 0 : -1;
 }
 
 /* Loading */
@@ -492,6 +545,8 @@ void reg_set_stopping(struct reg *reg)
 		return;
 	reg->stopping = true;
 	reg__gc_stop(reg);
+	reg__ecr_stop(reg);
+	reg__lifecycle_stop(reg);
 }
 
 void reg_free(struct reg *reg)
