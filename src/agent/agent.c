@@ -15,6 +15,7 @@
 
 #include "agent/agent-int.h"
 #include "common/dirlock.h"
+#include "common/fsx.h"
 #include "common/ids.h"
 #include "common/jv.h"
 #include "common/log.h"
@@ -183,39 +184,7 @@ static int state_save(struct agent__inst *in, struct err **err)
 	jv_set_str(j, "containerInstanceArn", in->arn);
 	char *text = jv_dump(j);
 	json_decref(j);
-	char *tmp = xasprintf("%s.tmp", in->state_path);
-	int rc = -1;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		err_sys(err, errno, "write %s", tmp);
-		goto out;
-	}
-	size_t len = strlen(text), off = 0;
-	while (off < len) {
-		ssize_t w = write(fd, text + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			err_sys(err, errno, "write %s", tmp);
-			goto out;
-		}
-		off += (size_t)w;
-	}
-	if (fsync(fd) != 0) {
-		err_sys(err, errno, "fsync %s", tmp);
-		goto out;
-	}
-	if (rename(tmp, in->state_path) != 0) {
-		err_sys(err, errno, "rename %s", tmp);
-		goto out;
-	}
-	rc = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (rc < 0)
-		unlink(tmp);
-	free(tmp);
+	int rc = fsx_write_file(in->state_path, text, strlen(text), 0600, true, err);
 	free(text);
 	return rc;
 }

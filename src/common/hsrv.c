@@ -47,7 +47,7 @@ struct hreq {
 	char *path; /* the part before '?' (own allocation) */
 	const char *query;
 	struct buf body;
-	size_t seen;	 /* body bytes received, including the ones dropped when too large */
+	size_t seen;	/* body bytes received, including the ones dropped when too large */
 	size_t drained; /* body bytes dropped after an early answer */
 	bool too_large;
 	bool headers_done;		    /* the first handler call (headers only) has happened */
@@ -529,8 +529,7 @@ struct hsrv *hsrv_start(uv_loop_t *loop, const struct sockaddr_storage *addr, si
 		MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 		MHD_OPTION_UNESCAPE_CALLBACK, identity_unescape, srv, MHD_OPTION_CONNECTION_LIMIT,
 		connection_limit(), MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HSRV_CONNECTION_TIMEOUT_S,
-		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 1,
-		MHD_OPTION_END);
+		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 1, MHD_OPTION_END);
 	if (!srv->mhd) {
 		char text[128];
 		const struct sockaddr_in *a4 = (const struct sockaddr_in *)(const void *)addr;

@@ -61,31 +61,35 @@ static void referenced(struct reg_repo *r, struct hmap *used)
 	}
 }
 
+static void add_links(void *arg, struct reg_repo *r)
+{
+	const char *d;
+	json_t *size;
+	json_object_foreach (r->blobs, d, size)
+		hmap_put(arg, d, (void *)1);
+}
+
 /* Every blob some repository links. */
 static struct hmap *linked_blobs(struct reg *reg)
 {
 	struct hmap *live = hmap_new();
-	const char *k;
-	void *v;
-	for (size_t it = 0; hmap_next(reg->scopes, &it, &k, &v);) {
-		struct reg_scope *sc = v;
-		const char *k2;
-		void *v2;
-		for (size_t it2 = 0; hmap_next(sc->repos, &it2, &k2, &v2);) {
-			struct reg_repo *r = v2;
-			const char *d;
-			json_t *size;
-			json_object_foreach (r->blobs, d, size)
-				hmap_put(live, d, (void *)1);
-		}
-	}
+	reg__each_repo(reg, add_links, live);
 	return live;
 }
 
-/* Drops r's links that no image refers to and that are older than the grace period. Returns the
- * number dropped (the repository is saved when there are any). */
-static size_t prune_links(struct reg *reg, struct reg_repo *r, double now)
+struct prune {
+	struct reg *reg;
+	double now;
+	size_t dropped;
+};
+
+/* Drops r's links that no image refers to and that are older than the grace period (the
+ * repository is saved when there are any). */
+static void prune_links(void *arg, struct reg_repo *r)
 {
+	struct prune *p = arg;
+	struct reg *reg = p->reg;
+	double now = p->now;
 	struct hmap *used = hmap_new();
 	referenced(r, used);
 	size_t dropped = 0;
@@ -103,7 +107,7 @@ static size_t prune_links(struct reg *reg, struct reg_repo *r, double now)
 	hmap_free(used);
 	if (dropped)
 		reg__repo_save(reg, r);
-	return dropped;
+	p->dropped += dropped;
 }
 
 static void on_scanned(void *arg, json_t *found)
@@ -145,19 +149,10 @@ void reg__gc_run(struct reg *reg)
 {
 	if (reg->gc_running || reg->stopping)
 		return;
-	double now = clock_now();
-	size_t dropped = 0;
-	const char *k;
-	void *v;
-	for (size_t it = 0; hmap_next(reg->scopes, &it, &k, &v);) {
-		struct reg_scope *sc = v;
-		const char *k2;
-		void *v2;
-		for (size_t it2 = 0; hmap_next(sc->repos, &it2, &k2, &v2);)
-			dropped += prune_links(reg, v2, now);
-	}
-	if (dropped)
-		log_info("registry gc: dropped %zu blob links no image refers to", dropped);
+	struct prune p = {reg, clock_now(), 0};
+	reg__each_repo(reg, prune_links, &p);
+	if (p.dropped)
+		log_info("registry gc: dropped %zu blob links no image refers to", p.dropped);
 	/* The links are saved before any blob goes: a crash in between leaves blobs nothing links,
 	 * which the next pass removes, never a link to a missing blob. */
 	reg->gc_running = true;

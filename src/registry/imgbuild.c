@@ -20,6 +20,7 @@
 
 #include "common/buf.h"
 #include "common/enc.h"
+#include "common/fsx.h"
 #include "common/hmap.h"
 #include "common/jv.h"
 #include "common/xalloc.h"
@@ -642,41 +643,7 @@ static int write_blob(const char *blobdir, const char *bytes, size_t len, const 
 	b->size = (long long)len;
 	b->media_type = media_type;
 	b->path = xasprintf("%s/%s", blobdir, b->digest + 7);
-	char *tmp = xasprintf("%s/.blob-XXXXXX", blobdir);
-	int rc = -1;
-	int fd = mkstemp(tmp);
-	if (fd < 0) {
-		err_sys(err, errno, "create '%s'", tmp);
-		goto out;
-	}
-	for (size_t done = 0; done < len;) {
-		ssize_t w = write(fd, bytes + done, len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			err_sys(err, errno, "write '%s'", tmp);
-			goto out;
-		}
-		done += (size_t)w;
-	}
-	if (fchmod(fd, 0644) < 0 || close(fd) < 0) {
-		fd = -1;
-		err_sys(err, errno, "write '%s'", tmp);
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, b->path) < 0) {
-		err_sys(err, errno, "rename '%s' to '%s'", tmp, b->path);
-		goto out;
-	}
-	rc = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (rc < 0)
-		unlink(tmp);
-	free(tmp);
-	return rc;
+	return fsx_write_file(b->path, bytes, len, 0644, false, err);
 }
 
 /* A JSON string for an option's value; NULL with *err when it is too long or not UTF-8. */
@@ -965,10 +932,9 @@ int imgbuild_layout_add(const char *dir, const struct imgbuild_image *img, const
 			struct err **err)
 {
 	char *path = xasprintf("%s/index.json", dir);
-	char *tmp = xasprintf("%s/.index-XXXXXX", dir);
 	json_t *idx = NULL, *keep = json_array(), *m;
 	char *text = NULL;
-	int fd = -1, rc = -1;
+	int rc = -1;
 	if (reg_tag_check(ref_name, err) < 0)
 		goto out;
 	struct stat st;
@@ -1006,42 +972,14 @@ int imgbuild_layout_add(const char *dir, const struct imgbuild_image *img, const
 		err_set(err, ERR_TOO_LARGE, "'%s' would be larger than %u bytes", path, IMGBUILD_INDEX_MAX);
 		goto out;
 	}
-	if ((fd = mkstemp(tmp)) < 0) {
-		err_sys(err, errno, "create '%s'", tmp);
+	if (fsx_write_file(path, text, strlen(text), 0644, false, err) < 0)
 		goto out;
-	}
-	size_t len = strlen(text);
-	for (size_t done = 0; done < len;) {
-		ssize_t w = write(fd, text + done, len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			err_sys(err, errno, "write '%s'", tmp);
-			goto out;
-		}
-		done += (size_t)w;
-	}
-	if (fchmod(fd, 0644) < 0 || close(fd) < 0) {
-		fd = -1;
-		err_sys(err, errno, "write '%s'", tmp);
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0) {
-		err_sys(err, errno, "rename '%s' to '%s'", tmp, path);
-		goto out;
-	}
 	rc = 0;
 out:
-	if (fd >= 0)
-		close(fd);
-	if (rc < 0)
-		unlink(tmp);
 	free(text);
 	json_decref(idx);
 	json_decref(keep);
 	free(path);
-	free(tmp);
 	return rc;
 }
 

@@ -529,21 +529,17 @@ size_t reg__lifecycle_apply(struct reg *reg, struct reg_repo *r, double now)
 	return n;
 }
 
+static void apply_now(void *arg, struct reg_repo *r)
+{
+	struct reg *reg = arg;
+	reg__lifecycle_apply(reg, r, clock_now());
+}
+
 static void on_lifecycle_timer(uv_timer_t *t)
 {
 	struct reg *reg = t->data;
-	if (reg->stopping)
-		return;
-	double now = clock_now();
-	const char *k;
-	void *v;
-	for (size_t it = 0; hmap_next(reg->scopes, &it, &k, &v);) {
-		struct reg_scope *sc = v;
-		const char *k2;
-		void *v2;
-		for (size_t it2 = 0; hmap_next(sc->repos, &it2, &k2, &v2);)
-			reg__lifecycle_apply(reg, v2, now);
-	}
+	if (!reg->stopping)
+		reg__each_repo(reg, apply_now, reg);
 }
 
 void reg__lifecycle_start(struct reg *reg)

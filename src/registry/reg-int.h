@@ -66,6 +66,8 @@ struct reg_repo *reg__repo(struct reg *reg, const char *account, const char *reg
 /* Creates a repository (doc filled by the caller's options). Returns it (new, persisted). */
 struct reg_repo *reg__repo_create(struct reg *reg, struct reg_scope *sc, const char *name, json_t *doc,
 				  json_t *tags);
+/* Calls fn for every repository of every account and region; fn must not add or remove any. */
+void reg__each_repo(struct reg *reg, void (*fn)(void *arg, struct reg_repo *r), void *arg);
 /* Removes a repository and its images (persisted). */
 void reg__repo_delete(struct reg *reg, struct reg_repo *r);
 /* Queues the repository's record in the store. Returns the write's sequence number. */

@@ -549,6 +549,19 @@ void reg_set_stopping(struct reg *reg)
 	reg__lifecycle_stop(reg);
 }
 
+void reg__each_repo(struct reg *reg, void (*fn)(void *arg, struct reg_repo *r), void *arg)
+{
+	const char *k;
+	void *v;
+	for (size_t it = 0; hmap_next(reg->scopes, &it, &k, &v);) {
+		struct reg_scope *sc = v;
+		const char *k2;
+		void *v2;
+		for (size_t it2 = 0; hmap_next(sc->repos, &it2, &k2, &v2);)
+			fn(arg, v2);
+	}
+}
+
 void reg_free(struct reg *reg)
 {
 	if (!reg)

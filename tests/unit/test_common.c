@@ -3,8 +3,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -14,6 +17,7 @@
 #include "common/enc.h"
 #include "common/hmap.h"
 #include "common/err.h"
+#include "common/fsx.h"
 #include "common/ids.h"
 #include "common/jv.h"
 #include "common/page.h"
@@ -245,6 +249,39 @@ static void test_hmap_against_model(void **state)
 	hmap_free(m);
 }
 
+/* fsx_write_file replaces a file whole, with the mode asked, and leaves nothing behind when it
+ * cannot. */
+static void test_fsx_write_file(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/gantry-fsx.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char *path = xasprintf("%s/f", dir);
+	struct err *e = NULL;
+	assert_int_equal(fsx_write_file(path, "one\n", 4, 0600, true, &e), 0);
+	assert_int_equal(fsx_write_file(path, "second\n", 7, 0640, false, &e), 0);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0640);
+	assert_int_equal(st.st_size, 7);
+	char got[16] = {0};
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	assert_int_equal(fread(got, 1, sizeof(got) - 1, f), 7);
+	fclose(f);
+	assert_string_equal(got, "second\n");
+	char *missing = xasprintf("%s/no/such/dir/f", dir);
+	assert_int_equal(fsx_write_file(missing, "x", 1, 0600, true, &e), -1);
+	assert_non_null(e);
+	assert_int_equal(e->kind, ERR_SYS);
+	err_free(e);
+	free(missing);
+	/* Only the file itself is in the directory: no temporary file was left. */
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -256,6 +293,7 @@ int main(void)
 		cmocka_unit_test(test_clock_and_ids),
 		cmocka_unit_test(test_err_context),
 		cmocka_unit_test(test_hmap_against_model),
+		cmocka_unit_test(test_fsx_write_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
