@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -705,6 +706,7 @@ static struct it {
 	int nconmons;
 	char ids[MAX_CONMONS][CRUNRT_ID_MAX + 1];
 	int nids;
+	char **moved; /* controllers host preparation mounted as v1 hierarchies: unmounted at the end */
 } it;
 
 static bool static_busybox(void)
@@ -768,6 +770,16 @@ static int it_setup(void **state)
 	if (!mkdtemp(it.dir))
 		return -1;
 	struct err *e = NULL;
+	/* What the preparation will move, so that the test can put it back: tests leave the host as
+	 * they found it. */
+	struct crunrt_cgroups before = {0};
+	if (crunrt_cgroups_detect(&before, &e) < 0 || crunrt_hybrid_plan(&before, &it.moved, &e) < 0) {
+		fprintf(stderr, "cgroups: %s\n", e->msg);
+		err_free(e);
+		crunrt_cgroups_release(&before);
+		return -1;
+	}
+	crunrt_cgroups_release(&before);
 	/* the real preparation: on this host a no-op unless v2 lists controllers; always idempotent */
 	if (crunrt_host_prepare(&it.cg, &e) < 0) {
 		fprintf(stderr, "host prepare: %s\n", e->msg);
@@ -1376,6 +1388,15 @@ static int it_teardown(void **state)
 	uv_run(&it.loop, UV_RUN_DEFAULT);
 	uv_loop_close(&it.loop);
 	crunrt_cgroups_release(&it.cg);
+	for (char **c = it.moved; c && *c; c++) {
+		char *m = xasprintf("%s/%s", CRUNRT_CGROUP_ROOT, *c);
+		if (umount2(m, 0) == 0)
+			rmdir(m);
+		else
+			fprintf(stderr, "# unmount %s: %s\n", m, strerror(errno));
+		free(m);
+	}
+	crunrt_strv_free(it.moved);
 	rm_rf(it.dir);
 	free(it.rootfs);
 	free(it.state);
