@@ -146,19 +146,27 @@ int rootfs_mount(const char *const *layers, size_t n, const char *upper, const c
 		rc = 0;
 		goto out;
 	}
-	/* Too long: name the layers relative to their common parent, from a child that changes into
-	 * it (a thread may not change the directory of the whole process). */
-	common = parent_of(layers[0]);
-	size_t cl = common ? strlen(common) : 0;
-	for (size_t i = 0; common && i < n; i++)
-		if (strncmp(layers[i], common, cl) != 0 || layers[i][cl] != '/')
-			common = (free(common), NULL);
-	if (!common) {
+	/* Too long: name the layers relative to the deepest directory they all lie under, from a
+	 * child that changes into it (a thread may not change the directory of the whole process). */
+	size_t cl = strlen(layers[0]);
+	for (size_t i = 1; i < n; i++) {
+		size_t k = 0;
+		while (k < cl && layers[i][k] == layers[0][k])
+			k++;
+		cl = k;
+	}
+	while (cl > 0 && !(layers[0][cl] == '/' && cl < strlen(layers[0])))
+		cl--; /* back to a '/' that every layer has there, so a whole directory is shared */
+	for (size_t i = 0; cl && i < n; i++)
+		if (layers[i][cl] != '/')
+			cl = 0;
+	if (cl == 0) {
 		err_set(err, ERR_TOO_LARGE,
 			"the overlay options for '%s' are too long and its layers share no directory",
 			target);
 		goto out;
 	}
+	common = xstrndup(layers[0], cl);
 	buf_reset(&o);
 	build_options(&o, layers, n, cl + 1, upper, work);
 	if (o.len > ROOTFS_OPTIONS_MAX) {
