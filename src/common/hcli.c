@@ -37,6 +37,10 @@ struct hcli_req {
 	int body_fd;	     /* the request body's file, or -1 */
 	long long body_left; /* bytes of it still to send */
 	int read_errno;	     /* why reading body_fd failed (EIO: it ended early), or 0 */
+	hcli_sink_fn sink;   /* where a 2xx body goes, or NULL */
+	void *sink_arg;
+	unsigned status;   /* of the answer whose headers came last (from its status line) */
+	bool sink_stopped; /* the sink refused data */
 	struct hcli_req *next, *prev;
 };
 
@@ -123,6 +127,13 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
 {
 	struct hcli_req *r = userp;
 	size_t n = size * nmemb;
+	if (r->sink && r->status >= 200 && r->status < 300) {
+		if (n > 0 && r->sink(r->sink_arg, data, n) < 0) {
+			r->sink_stopped = true;
+			return 0; /* makes curl fail the transfer */
+		}
+		return n;
+	}
 	if (buf_add(&r->resp, data, n) < 0) {
 		r->too_large = true;
 		return 0; /* makes curl fail the transfer */
@@ -136,8 +147,15 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
 {
 	struct hcli_req *r = userp;
 	size_t n = size * nmemb, len = n;
-	if (len >= 5 && memcmp(data, "HTTP/", 5) == 0)
+	if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
 		buf_reset(&r->rhdrs);
+		/* "HTTP/1.1 200 OK": the status decides where the body goes (see on_write). */
+		const char *sp = memchr(data, ' ', len);
+		r->status = 0;
+		for (const char *d = sp ? sp + 1 : data + len;
+		     d < data + len && *d >= '0' && *d <= '9' && r->status < 1000; d++)
+			r->status = r->status * 10 + (unsigned)(*d - '0');
+	}
 	while (len > 0 && (data[len - 1] == '\r' || data[len - 1] == '\n'))
 		len--;
 	if (len == 0)
@@ -214,6 +232,8 @@ static void check_done(struct hcli *c)
 			err_set(&e, ERR_TOO_LARGE, "response body exceeds %u bytes", HCLI_BODY_MAX);
 		} else if (r->hdrs_too_large) {
 			err_set(&e, ERR_TOO_LARGE, "response headers exceed %u bytes", HCLI_HEADERS_MAX);
+		} else if (r->sink_stopped) {
+			err_set(&e, ERR_CLIENT, "the receiver stopped the transfer");
 		} else if (r->read_errno) {
 			err_sys(&e, r->read_errno, "read the request body");
 		} else {
@@ -295,6 +315,8 @@ static struct hcli_req *start(struct hcli *c, const struct hcli_opts *o, hcli_do
 	r->full = full;
 	r->arg = arg;
 	r->body_fd = o->body_from_fd ? o->body_fd : -1;
+	r->sink = full ? o->sink : NULL;
+	r->sink_arg = o->sink_arg;
 	buf_init(&r->resp, HCLI_BODY_MAX);
 	buf_init(&r->rhdrs, HCLI_HEADERS_MAX);
 	r->easy = curl_easy_init();

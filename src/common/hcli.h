@@ -50,6 +50,12 @@ typedef void (*hcli_resp_fn)(void *arg, const struct hcli_resp *r);
 /* The most bytes of response headers kept; a request with more fails. */
 #define HCLI_HEADERS_MAX (64u * 1024u)
 
+/* Receives the body of a 2xx answer as it arrives, for a request that set hcli_opts.sink: n > 0
+ * bytes at p. Returns 0 to go on, or -1 to stop the transfer: the request then fails (status 0,
+ * an ERR_CLIENT error "the receiver stopped the transfer"; the sink keeps its own reason). Runs on
+ * the loop thread. */
+typedef int (*hcli_sink_fn)(void *arg, const void *p, size_t n);
+
 /* Everything a request can carry. Strings and the in-memory body are copied by hcli_request_full,
  * so the struct may live on the caller's stack. */
 struct hcli_opts {
@@ -63,6 +69,11 @@ struct hcli_opts {
 	int body_fd;	     /* taken over by the request: closed when it ends, whatever happens */
 	long long body_size; /* sent as Content-Length; fewer bytes in the file fail the request */
 	long timeout_ms;     /* bounds the whole request (0 = none) */
+	/* When set, the body of a 2xx answer goes to sink(sink_arg, ...) as it arrives instead of
+	 * being kept (hcli_resp.body is then ""); other answers' bodies are kept as usual, so that
+	 * an error body can be read. Redirects are not followed in either case. */
+	hcli_sink_fn sink;
+	void *sink_arg;
 };
 
 /* Starts a request like hcli_request, with a body streamed from a file if asked (read on the loop

@@ -1,11 +1,13 @@
 /* OCI distribution client: every operation is a small state machine over hcli requests (probe and
  * token steps first when the scope has no cached Authorization), retried once from the start after
- * a 401 with fresh credentials. */
+ * a 401 with fresh credentials. Blob pulls stream into a file (or memory) through hcli's sink,
+ * hashing as the bytes arrive. */
 #include "registry/regclient.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -24,8 +26,8 @@
 	REG_MT_OCI_MANIFEST ", " REG_MT_OCI_INDEX ", " REG_MT_DOCKER_MANIFEST ", " REG_MT_DOCKER_LIST
 
 enum scheme { SCHEME_UNKNOWN, SCHEME_NONE, SCHEME_BASIC, SCHEME_BEARER };
-enum kind { K_AUTH, K_BLOB, K_MPUT, K_MGET };
-enum step { S_PROBE, S_TOKEN, S_HEAD, S_POST, S_PUT, S_MPUT, S_MGET };
+enum kind { K_AUTH, K_BLOB, K_MPUT, K_MGET, K_BGET };
+enum step { S_PROBE, S_TOKEN, S_HEAD, S_POST, S_PUT, S_MPUT, S_MGET, S_BGET };
 
 struct regclient {
 	struct hcli *http;
@@ -52,6 +54,15 @@ struct rop {
 	char *url; /* the request in flight */
 	const char *method;
 	struct hcli_req *req;
+	/* blob get */
+	long long size, got; /* what the descriptor says; what arrived so far */
+	char *dest, *tmp;    /* the file to fill (NULL: memory) and its temporary name */
+	int fd;		     /* tmp, open for writing, or -1 */
+	struct buf mem;	     /* the bytes, without dest */
+	EVP_MD_CTX *md;
+	struct err *sink_err; /* why the sink stopped the transfer */
+	unsigned redirects;
+	bool drop_auth; /* the request in flight goes to another host than the registry */
 	regclient_done_fn done;
 	regclient_auth_fn auth_done;
 	void *arg;
@@ -67,6 +78,8 @@ static struct rop *op_new(struct regclient *c, enum kind kind, const char *repo,
 	struct rop *op = xcalloc(1, sizeof(*op));
 	op->c = c;
 	op->kind = kind;
+	op->fd = -1;
+	op->mem = (struct buf)BUF_INIT;
 	op->repo = xstrdup(repo);
 	op->scope = repo ? xasprintf("repository:%s:%s", repo, kind == K_MGET ? "pull" : "pull,push")
 			 : xstrdup(scope);
@@ -88,6 +101,15 @@ static void op_free(struct rop *op)
 	free(op->media_type);
 	free(op->body);
 	free(op->url);
+	if (op->fd >= 0)
+		close(op->fd);
+	if (op->tmp)
+		unlink(op->tmp);
+	free(op->tmp);
+	free(op->dest);
+	buf_release(&op->mem);
+	EVP_MD_CTX_free(op->md);
+	err_free(op->sink_err);
 	free(op);
 }
 
@@ -117,6 +139,56 @@ static void op_fail(struct rop *op, struct err *e)
 }
 
 static void on_resp(void *arg, const struct hcli_resp *resp);
+static void op_send(struct rop *op, enum step step, const char *method, char *url, const char *ctype,
+		    const char *accept, int fd, long long size);
+
+/* hcli's sink for a blob get: bounds, hashes and keeps the bytes of the 2xx answer. */
+static int bget_sink(void *arg, const void *p, size_t n)
+{
+	struct rop *op = arg;
+	if ((long long)n > op->size - op->got) {
+		err_set(&op->sink_err, ERR_INVALID_PARAM,
+			"blob %s: the registry sends more than the %lld bytes its descriptor says",
+			op->digest, op->size);
+		return -1;
+	}
+	EVP_DigestUpdate(op->md, p, n);
+	op->got += (long long)n;
+	if (op->fd < 0) {
+		buf_add(&op->mem, p, n); /* capped at size, which the check above keeps to */
+		return 0;
+	}
+	const char *q = p;
+	while (n > 0) {
+		ssize_t w = write(op->fd, q, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			err_sys(&op->sink_err, errno, "blob %s: write %s", op->digest, op->tmp);
+			return -1;
+		}
+		q += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Starts op->kind == K_BGET's request to url (taken), from an empty file and a fresh hash: a
+ * redirect or a retry after a 401 starts over. */
+static void bget_send(struct rop *op, char *url)
+{
+	struct err *e = NULL;
+	op->got = 0;
+	buf_reset(&op->mem);
+	EVP_DigestInit_ex(op->md, strncmp(op->digest, "sha512:", 7) == 0 ? EVP_sha512() : EVP_sha256(), NULL);
+	if (op->fd >= 0 && (ftruncate(op->fd, 0) < 0 || lseek(op->fd, 0, SEEK_SET) < 0)) {
+		err_sys(&e, errno, "blob %s: truncate %s", op->digest, op->tmp);
+		free(url);
+		op_fail(op, e);
+		return;
+	}
+	op_send(op, S_BGET, "GET", url, NULL, NULL, -1, 0);
+}
 
 /* Starts the next request of op. url is taken. fd >= 0 sends size bytes from it (taken). */
 static void op_send(struct rop *op, enum step step, const char *method, char *url, const char *ctype,
@@ -124,7 +196,7 @@ static void op_send(struct rop *op, enum step step, const char *method, char *ur
 {
 	struct hsrv_header h[3];
 	size_t n = 0;
-	if (op->authz && step != S_PROBE && step != S_TOKEN)
+	if (op->authz && step != S_PROBE && step != S_TOKEN && !(step == S_BGET && op->drop_auth))
 		h[n++] = (struct hsrv_header){"Authorization", op->authz};
 	if (step == S_TOKEN && op->c->basic)
 		h[n++] = (struct hsrv_header){"Authorization", op->c->basic};
@@ -153,6 +225,10 @@ static void op_send(struct rop *op, enum step step, const char *method, char *ur
 		o.len = op->len;
 	} else if (step == S_POST) {
 		o.body = "";
+	} else if (step == S_BGET) {
+		o.sink = bget_sink;
+		o.sink_arg = op;
+		o.timeout_ms = REGCLIENT_BLOB_TIMEOUT_MS;
 	}
 	op->req = hcli_request_full(op->c->http, &o, on_resp, op);
 }
@@ -265,6 +341,11 @@ static void op_main(struct rop *op)
 	case K_MGET:
 		op_send(op, S_MGET, "GET", xasprintf("%s/v2/%s/manifests/%s", c->base, op->repo, op->ref),
 			NULL, ACCEPT_MANIFESTS, -1, 0);
+		return;
+	case K_BGET:
+		op->redirects = 0;
+		op->drop_auth = false;
+		bget_send(op, xasprintf("%s/v2/%s/blobs/%s", c->base, op->repo, op->digest));
 		return;
 	}
 	err_set(&e, ERR_INTERNAL, "unknown operation");
@@ -450,12 +531,86 @@ static int manifest_digest(struct rop *op, const struct hcli_resp *r, const char
 	return 0;
 }
 
+/* Whether url is on the registry itself: same scheme, host and port as the base URL. */
+static bool same_origin(const struct regclient *c, const char *url)
+{
+	size_t n = strlen(c->base);
+	return strncasecmp(url, c->base, n) == 0 && (url[n] == '/' || url[n] == '?' || url[n] == '\0');
+}
+
+static void on_bget(struct rop *op, const struct hcli_resp *r)
+{
+	struct err *e = NULL;
+	const char *loc = hcli_resp_header(r, "Location");
+	if ((r->status == 301 || r->status == 302 || r->status == 303 || r->status == 307 ||
+	     r->status == 308) &&
+	    loc && *loc) {
+		if (++op->redirects > REGCLIENT_REDIRECTS_MAX) {
+			err_set(&e, ERR_CLIENT, "blob %s: more than %d redirects", op->digest,
+				REGCLIENT_REDIRECTS_MAX);
+			op_fail(op, e);
+			return;
+		}
+		char *url = resolve(op->c, op->url, loc);
+		/* docker (Go's HTTP client) sends the Authorization along to the registry only: a
+		 * storage service's pre-signed URL must not see the registry's token. */
+		op->drop_auth = !same_origin(op->c, url);
+		bget_send(op, url);
+		return;
+	}
+	if (r->status < 200 || r->status >= 300) {
+		op_fail(op, answer_err(op, r->status, r->body, r->len));
+		return;
+	}
+	unsigned char h[EVP_MAX_MD_SIZE];
+	unsigned hn = 0;
+	char hex[2 * EVP_MAX_MD_SIZE + 1];
+	EVP_DigestFinal_ex(op->md, h, &hn);
+	enc_hex(h, hn, hex);
+	const char *want = strchr(op->digest, ':') + 1;
+	if (op->got != op->size) {
+		err_set(&e, ERR_INVALID_PARAM,
+			"blob %s: the registry sent %lld bytes, its descriptor says %lld", op->digest,
+			op->got, op->size);
+	} else if (strcmp(hex, want) != 0) {
+		err_set(&e, ERR_INVALID_PARAM, "blob %s: the bytes received hash to %.*s:%s", op->digest,
+			(int)(want - 1 - op->digest), op->digest, hex);
+	} else if (op->dest) {
+		int fd = op->fd;
+		op->fd = -1;
+		if (close(fd) < 0)
+			err_sys(&e, errno, "blob %s: write %s", op->digest, op->tmp);
+		else if (rename(op->tmp, op->dest) < 0)
+			err_sys(&e, errno, "blob %s: rename %s to %s", op->digest, op->tmp, op->dest);
+		else {
+			free(op->tmp);
+			op->tmp = NULL;
+		}
+	}
+	if (e) {
+		op_fail(op, e);
+		return;
+	}
+	struct regclient_result res = {.digest = op->digest};
+	if (!op->dest) {
+		res.body = op->mem.p;
+		res.len = op->mem.len;
+	}
+	op_finish(op, &res);
+}
+
 static void on_resp(void *arg, const struct hcli_resp *r)
 {
 	struct rop *op = arg;
 	struct err *e = NULL;
 	char digest[72];
 	op->req = NULL;
+	if (op->sink_err) {
+		e = op->sink_err;
+		op->sink_err = NULL;
+		op_fail(op, e);
+		return;
+	}
 	if (r->err || op->c->closing) {
 		err_set(&e, ERR_UNAVAILABLE, "%s %s: %s", op->method, op->url,
 			r->err ? r->err->msg : "cancelled");
@@ -533,6 +688,7 @@ static void on_resp(void *arg, const struct hcli_resp *r)
 			op_finish(op, &res);
 		}
 		return;
+	case S_BGET: on_bget(op, r); return;
 	case S_PROBE:
 	case S_TOKEN: break;
 	}
@@ -541,6 +697,18 @@ static void on_resp(void *arg, const struct hcli_resp *r)
 }
 
 /* ---- the interface ---- */
+
+static void forget_tokens(struct regclient *c)
+{
+	if (!c->tokens)
+		return;
+	const char *k;
+	void *v;
+	for (size_t it = 0; hmap_next(c->tokens, &it, &k, &v);)
+		free(v);
+	hmap_free(c->tokens);
+	c->tokens = NULL;
+}
 
 struct regclient *regclient_new(struct hcli *http, const char *base, const char *user, const char *password,
 				struct err **err)
@@ -563,14 +731,7 @@ struct regclient *regclient_new(struct hcli *http, const char *base, const char 
 	struct regclient *c = xcalloc(1, sizeof(*c));
 	c->http = http;
 	c->base = xstrndup(base, n);
-	c->tokens = hmap_new();
-	if (user && password) {
-		char *up = xasprintf("%s:%s", user, password);
-		char *b64 = enc_b64(up, strlen(up));
-		c->basic = xasprintf("Basic %s", b64);
-		free(b64);
-		free(up);
-	}
+	regclient_set_credentials(c, user, password);
 	return c;
 }
 
@@ -581,16 +742,27 @@ void regclient_free(struct regclient *c)
 	c->closing = true;
 	while (c->ops)
 		hcli_cancel(c->ops->req);
-	const char *k;
-	void *v;
-	for (size_t it = 0; hmap_next(c->tokens, &it, &k, &v);)
-		free(v);
-	hmap_free(c->tokens);
+	forget_tokens(c);
 	free(c->base);
 	free(c->basic);
 	free(c->realm);
 	free(c->service);
 	free(c);
+}
+
+void regclient_set_credentials(struct regclient *c, const char *user, const char *password)
+{
+	free(c->basic);
+	c->basic = NULL;
+	if (user && password) {
+		char *up = xasprintf("%s:%s", user, password);
+		char *b64 = enc_b64(up, strlen(up));
+		c->basic = xasprintf("Basic %s", b64);
+		free(b64);
+		free(up);
+	}
+	forget_tokens(c);
+	c->tokens = hmap_new();
 }
 
 void regclient_auth(struct regclient *c, const char *scope, bool refresh, regclient_auth_fn done, void *arg)
@@ -658,6 +830,41 @@ int regclient_manifest_get(struct regclient *c, const char *repo, const char *re
 		return -1;
 	struct rop *op = op_new(c, K_MGET, repo, NULL);
 	op->ref = xstrdup(ref);
+	op->done = done;
+	op->arg = arg;
+	auth_begin(op, false);
+	return 0;
+}
+
+int regclient_blob_get(struct regclient *c, const char *repo, const char *digest, long long size,
+		       const char *dest, regclient_done_fn done, void *arg, struct err **err)
+{
+	if (check_start(c, repo, NULL, err) < 0 || reg_digest_check(digest, err) < 0)
+		return -1;
+	if (size < 0)
+		return err_set(err, ERR_INVALID_PARAM, "blob %s: size %lld is negative", digest, size);
+	char *tmp = NULL;
+	int fd = -1;
+	if (dest) {
+		tmp = xasprintf("%s.XXXXXX", dest);
+		fd = mkostemp(tmp, O_CLOEXEC);
+		if (fd < 0) {
+			err_sys(err, errno, "blob %s: create %s", digest, tmp);
+			free(tmp);
+			return -1;
+		}
+	}
+	struct rop *op = op_new(c, K_BGET, repo, NULL);
+	op->digest = xstrdup(digest);
+	op->size = size;
+	op->dest = xstrdup(dest);
+	op->tmp = tmp;
+	op->fd = fd;
+	if (!dest)
+		buf_init(&op->mem, size > 0 ? (size_t)size : 1);
+	op->md = EVP_MD_CTX_new();
+	if (!op->md)
+		abort();
 	op->done = done;
 	op->arg = arg;
 	auth_begin(op, false);

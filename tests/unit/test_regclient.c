@@ -1,7 +1,9 @@
 /* Unit tests for the registry client (registry/regclient.h) and hcli's full requests against a real
  * in-process server (hsrv + api + the registry + store on one loop): the Bearer token flow with
  * the ECR password, blob pushes streamed from files (and skipped when present), manifest put and
- * get by tag and digest, the error kinds of refusals, cancellation, and challenge parsing. */
+ * get by tag and digest, blob pulls (to a file or memory, bounded by size, verified by digest,
+ * through redirects with the Authorization kept for the registry and dropped for another host),
+ * the error kinds of refusals, cancellation, and challenge parsing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <sys/stat.h>
 
@@ -27,6 +31,7 @@ struct world {
 	struct harness h; /* creds, store, api (store in loop mode here) */
 	struct reg *reg;
 	struct hsrv *srv;
+	struct hsrv *cdn; /* another host blob GETs may be sent to */
 	struct hcli *http;
 	struct awsc *aws;
 	char url[64];
@@ -40,7 +45,15 @@ struct world {
 	char digest[80];
 	char media_type[128];
 	char *body;
+	size_t body_len;
+	/* blob GETs on the registry answer with a redirect: REDIR_* */
+	int redirect;
+	int redirects_served;
+	int cdn_hits;
+	bool cdn_saw_auth;
 };
+
+enum { REDIR_NONE, REDIR_SAME, REDIR_CDN, REDIR_LOOP };
 
 static void on_aws(void *arg, const struct awsc_result *r)
 {
@@ -62,6 +75,7 @@ static void on_reg(void *arg, const struct regclient_result *r)
 	snprintf(w->media_type, sizeof(w->media_type), "%s", r->media_type ? r->media_type : "");
 	free(w->body);
 	w->body = r->body ? xstrndup(r->body, r->len) : NULL;
+	w->body_len = r->body ? r->len : 0;
 }
 
 static void on_auth(void *arg, const char *authorization, const struct err *err)
@@ -88,6 +102,44 @@ static void aws_call(struct world *w, const char *op, const char *body)
 	wait_for(w, n + 1);
 }
 
+/* In front of the registry: blob GETs redirect as w->redirect says (a same-origin target carries
+ * ?r=1 and reaches the registry, which wants the Authorization). */
+static bool front(void *arg, struct hreq *req)
+{
+	struct world *w = arg;
+	const char *path = hreq_path(req);
+	const char *slash = strrchr(path, '/');
+	if (w->redirect != REDIR_NONE && strcmp(hreq_method(req), "GET") == 0 &&
+	    strstr(path, "/blobs/sha256:") && strcmp(hreq_query(req), "r=1") != 0) {
+		char *loc = NULL;
+		w->redirects_served++;
+		if (w->redirect == REDIR_SAME)
+			loc = xasprintf("%s?r=1", path); /* an absolute path: the same host */
+		else if (w->redirect == REDIR_CDN)
+			loc = xasprintf("http://127.0.0.1:%d/cdn%s", hsrv_port(w->cdn), slash);
+		else
+			loc = xasprintf("%s?r=0", path);
+		hreq_add_header(req, "Location", loc);
+		free(loc);
+		hreq_respond(req, 307, NULL, NULL, 0);
+		return true;
+	}
+	return reg_http(w->reg, req);
+}
+
+/* The other host: serves the layer and config files imgbuild wrote, and notes what it was sent. */
+static void cdn_handle(void *arg, struct hreq *req)
+{
+	struct world *w = arg;
+	const char *digest = strrchr(hreq_path(req), '/') + 1;
+	const struct imgbuild_blob *b =
+		strcmp(digest, w->img->layer.digest) == 0 ? &w->img->layer : &w->img->config;
+	w->cdn_hits++;
+	w->cdn_saw_auth = hreq_header(req, "Authorization") != NULL;
+	int fd = open(b->path, O_RDONLY | O_CLOEXEC);
+	hreq_respond_fd(req, 200, "application/octet-stream", fd, 0, (unsigned long long)b->size);
+}
+
 static int setup(void **state)
 {
 	struct world *w = xcalloc(1, sizeof(*w));
@@ -107,7 +159,9 @@ static int setup(void **state)
 	assert_int_equal(hsrv_parse_addr("127.0.0.1:0", &addr, &e), 0);
 	w->srv = hsrv_start(&w->loop, &addr, API_BODY_MAX, api_handle, w->h.api, &e);
 	assert_non_null(w->srv);
-	hsrv_set_stream_handler(w->srv, reg_http, w->reg);
+	hsrv_set_stream_handler(w->srv, front, w);
+	w->cdn = hsrv_start(&w->loop, &addr, 1024, cdn_handle, w, &e);
+	assert_non_null(w->cdn);
 	snprintf(w->url, sizeof(w->url), "http://127.0.0.1:%d", hsrv_port(w->srv));
 	w->http = hcli_new(&w->loop);
 	w->aws = awsc_new(w->http, w->url, H_KEY_A, H_SECRET_A, "us-east-1", &e);
@@ -156,6 +210,7 @@ static int teardown(void **state)
 	hcli_free(w->http);
 	reg_set_stopping(w->reg);
 	hsrv_stop(w->srv);
+	hsrv_stop(w->cdn);
 	store_flush(w->h.store, NULL);
 	store_close(w->h.store);
 	uv_run(&w->loop, UV_RUN_DEFAULT);
@@ -307,6 +362,175 @@ static void test_refusals(void **state)
 	}
 }
 
+static void get_blob(struct world *w, struct regclient *c, const char *digest, long long size,
+		     const char *dest)
+{
+	struct err *e = NULL;
+	int n = w->answers;
+	assert_int_equal(regclient_blob_get(c, "app", digest, size, dest, on_reg, w, &e), 0);
+	wait_for(w, n + 1);
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	struct buf b = BUF_INIT;
+	char chunk[4096];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_add(&b, chunk, n);
+	fclose(f);
+	return buf_detach(&b, len);
+}
+
+static void expect_same_file(const char *a, const char *b)
+{
+	size_t na, nb;
+	char *pa = slurp(a, &na), *pb = slurp(b, &nb);
+	assert_int_equal(na, nb);
+	assert_memory_equal(pa, pb, na);
+	free(pa);
+	free(pb);
+}
+
+/* The entries of dir. */
+static int count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)))
+		n += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+	closedir(d);
+	return n;
+}
+
+static void test_blob_get(void **state)
+{
+	struct world *w = *state;
+	struct err *e = NULL;
+	struct imgbuild_blob *layer = &w->img->layer, *config = &w->img->config;
+	struct regclient *c = regclient_new(w->http, w->url, "AWS", w->password, &e);
+	push_blob(w, c, "app", layer);
+	push_blob(w, c, "app", config);
+	char *dir = xasprintf("%s/dl", w->h.dir), *dest = xasprintf("%s/dl/layer", w->h.dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	/* To a file, and into memory. */
+	get_blob(w, c, layer->digest, layer->size, dest);
+	expect_ok(w);
+	expect_same_file(dest, layer->path);
+	assert_int_equal(count_entries(dir), 1);
+	assert_int_equal(unlink(dest), 0);
+	get_blob(w, c, config->digest, config->size, NULL);
+	expect_ok(w);
+	assert_int_equal(w->body_len, strlen(w->img->config_json));
+	assert_string_equal(w->body, w->img->config_json);
+	/* A descriptor that says fewer bytes than the registry sends stops the transfer; one that
+	 * says more fails at the end. Neither leaves a file. */
+	get_blob(w, c, layer->digest, layer->size - 1, dest);
+	expect_kind(w, ERR_INVALID_PARAM, "more than the");
+	get_blob(w, c, layer->digest, layer->size + 1, dest);
+	expect_kind(w, ERR_INVALID_PARAM, "descriptor says");
+	get_blob(w, c, config->digest, config->size - 1, NULL);
+	expect_kind(w, ERR_INVALID_PARAM, "more than the");
+	/* A blob the repository does not have. */
+	get_blob(w, c, "sha256:0000000000000000000000000000000000000000000000000000000000000000", 10, dest);
+	expect_kind(w, ERR_LAYERS_NOT_FOUND, "BLOB_UNKNOWN");
+	assert_int_equal(count_entries(dir), 0);
+	/* Bytes changed on the registry's disk (same size) are refused. */
+	char *stored =
+		xasprintf("%s/registry/sha256/%.2s/%s", w->h.dir, layer->digest + 7, layer->digest + 7);
+	size_t len;
+	char *bytes = slurp(stored, &len);
+	bytes[len / 2] ^= 0x55;
+	FILE *f = fopen(stored, "wb");
+	assert_int_equal(fwrite(bytes, 1, len, f), len);
+	fclose(f);
+	get_blob(w, c, layer->digest, layer->size, dest);
+	expect_kind(w, ERR_INVALID_PARAM, "the bytes received hash to sha256:");
+	assert_int_equal(count_entries(dir), 0);
+	/* Refused before any request. */
+	assert_int_equal(regclient_blob_get(c, "app", layer->digest, -1, dest, on_reg, w, &e), -1);
+	err_free(e);
+	e = NULL;
+	assert_int_equal(regclient_blob_get(c, "app", layer->digest, 1, "/nonexistent/dir/x", on_reg, w, &e),
+			 -1);
+	assert_int_equal(e->kind, ERR_SYS);
+	err_free(e);
+	e = NULL;
+	/* Cancelled by regclient_free: no file stays. */
+	int n = w->answers;
+	assert_int_equal(regclient_blob_get(c, "app", config->digest, config->size, dest, on_reg, w, &e), 0);
+	regclient_free(c);
+	assert_int_equal(w->answers, n + 1);
+	expect_kind(w, ERR_UNAVAILABLE, "cancelled");
+	assert_int_equal(count_entries(dir), 0);
+	free(bytes);
+	free(stored);
+	free(dir);
+	free(dest);
+}
+
+static void test_blob_redirects(void **state)
+{
+	struct world *w = *state;
+	struct err *e = NULL;
+	struct imgbuild_blob *layer = &w->img->layer, *config = &w->img->config;
+	struct regclient *c = regclient_new(w->http, w->url, "AWS", w->password, &e);
+	push_blob(w, c, "app", layer);
+	push_blob(w, c, "app", config);
+	char *dest = xasprintf("%s/layer", w->h.dir);
+	/* To the registry itself (a relative Location): the Authorization goes along (without it the
+	 * registry would refuse the redirected GET). */
+	w->redirect = REDIR_SAME;
+	get_blob(w, c, layer->digest, layer->size, dest);
+	expect_ok(w);
+	expect_same_file(dest, layer->path);
+	assert_int_equal(w->redirects_served, 1);
+	/* To another host: it gets no Authorization. */
+	w->redirect = REDIR_CDN;
+	get_blob(w, c, config->digest, config->size, NULL);
+	expect_ok(w);
+	assert_string_equal(w->body, w->img->config_json);
+	assert_int_equal(w->cdn_hits, 1);
+	assert_false(w->cdn_saw_auth);
+	assert_int_equal(unlink(dest), 0);
+	get_blob(w, c, layer->digest, layer->size, dest);
+	expect_ok(w);
+	expect_same_file(dest, layer->path);
+	assert_int_equal(w->cdn_hits, 2);
+	assert_false(w->cdn_saw_auth);
+	/* A loop ends after REGCLIENT_REDIRECTS_MAX. */
+	w->redirect = REDIR_LOOP;
+	int before = w->redirects_served;
+	get_blob(w, c, config->digest, config->size, NULL);
+	expect_kind(w, ERR_CLIENT, "redirects");
+	assert_int_equal(w->redirects_served - before, REGCLIENT_REDIRECTS_MAX + 1);
+	regclient_free(c);
+	free(dest);
+}
+
+static void test_set_credentials(void **state)
+{
+	struct world *w = *state;
+	struct err *e = NULL;
+	struct regclient *c = regclient_new(w->http, w->url, NULL, NULL, &e);
+	push_blob(w, c, "app", &w->img->layer);
+	expect_kind(w, ERR_ACCESS_DENIED, "401");
+	regclient_set_credentials(c, "AWS", w->password);
+	push_blob(w, c, "app", &w->img->layer);
+	expect_ok(w);
+	get_blob(w, c, w->img->layer.digest, w->img->layer.size, NULL);
+	expect_ok(w);
+	/* Back to anonymous: the cached token is gone with the old credentials. */
+	regclient_set_credentials(c, NULL, NULL);
+	get_blob(w, c, w->img->layer.digest, w->img->layer.size, NULL);
+	expect_kind(w, ERR_ACCESS_DENIED, "401");
+	regclient_free(c);
+}
+
 static void challenge_ok(const char *h, const char *scheme, const char *realm, const char *service)
 {
 	char *s, *r, *v;
@@ -363,6 +587,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_push_and_pull, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_blob_get, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_blob_redirects, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_set_credentials, setup, teardown),
 		cmocka_unit_test(test_challenges),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
