@@ -654,6 +654,7 @@ struct agent_proc {
 	uv_loop_t loop;
 	uv_signal_t sigint, sigterm;
 	struct agent *agent;
+	struct runtime *rt;
 	int status;
 	bool stopped;
 };
@@ -667,6 +668,7 @@ static void proc_stop(struct agent_proc *p)
 	uv_close((uv_handle_t *)&p->sigterm, NULL);
 	agent_free(p->agent);
 	p->agent = NULL;
+	runtime_close(p->rt); /* after the agent released its tasks */
 }
 
 /* A stopping agent leaves its containers as they are; a real one re-adopts them when it comes back. */
@@ -718,7 +720,18 @@ int agent_run(const struct agent_opts *o, const char *runtime_name, const struct
 	p.sigint.data = p.sigterm.data = &p;
 	uv_signal_start(&p.sigint, on_signal, SIGINT);
 	uv_signal_start(&p.sigterm, on_signal, SIGTERM);
-	rt = runtime_new(&p.loop, runtime_name, fake_opts, err);
+	struct runtime_crun_opts co = {
+		.state_dir = o->state_dir,
+		.server = o->server ? o->server : AGENT_DEFAULT_SERVER,
+		.access_key = o->access_key,
+		.secret = o->secret,
+		.region = o->region,
+		.bridge = o->bridge,
+		.subnet = o->subnet,
+	};
+	struct runtime_opts ro = {.fake = fake_opts, .crun = &co};
+	rt = runtime_new(&p.loop, runtime_name, &ro, err);
+	p.rt = rt;
 	struct agent_opts ao = *o;
 	ao.on_exit = on_all_exited;
 	ao.on_exit_arg = &p;

@@ -45,7 +45,8 @@ struct agent_opts {
 					 * go into the instance identity document instead */
 	size_t nattrs;
 	const char *state_dir; /* keeps each instance's id and ARN across restarts; NULL = keep nothing */
-	unsigned count;	       /* instances (hollow agents); 0 = 1 */
+	const char *bridge, *subnet; /* the crun runtime's CNI bridge and subnet; NULL = the defaults */
+	unsigned count;		     /* instances (hollow agents); 0 = 1 */
 	/* Tuning, for tests; 0 = the AGENT_* defaults above. */
 	unsigned poll_wait_s;
 	unsigned backoff_min_ms, backoff_max_ms;

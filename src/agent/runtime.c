@@ -3,20 +3,32 @@
 
 #include <string.h>
 
-struct runtime *runtime_new(uv_loop_t *loop, const char *name, const struct runtime_fake_opts *fake_opts,
-			    struct err **err)
+struct runtime *runtime_new(uv_loop_t *loop, const char *name, const struct runtime_opts *o, struct err **err)
 {
 	if (strcmp(name, "fake") == 0) {
 		struct runtime_fake_opts none = {0};
-		return runtime_fake_new(loop, fake_opts ? fake_opts : &none);
+		return runtime_fake_new(loop, o && o->fake ? o->fake : &none);
 	}
-	err_set(err, ERR_INVALID_PARAM, "unknown runtime '%s' (available: fake)", name);
+	if (strcmp(name, "crun") == 0) {
+		if (!o || !o->crun || !o->crun->state_dir) {
+			err_set(err, ERR_INVALID_PARAM, "the crun runtime needs a state directory");
+			return NULL;
+		}
+		return runtime_crun_new(loop, o->crun, err);
+	}
+	err_set(err, ERR_INVALID_PARAM, "unknown runtime '%s' (available: crun, fake)", name);
 	return NULL;
 }
 
 const char *runtime_name(const struct runtime *rt)
 {
 	return rt->ops->name;
+}
+
+void runtime_close(struct runtime *rt)
+{
+	if (rt && rt->ops->close)
+		rt->ops->close(rt);
 }
 
 void runtime_free(struct runtime *rt)

@@ -3,8 +3,8 @@
  * The agent owns the task state machine on top of it (when a task is RUNNING, that an essential
  * container's exit stops the task, what is reported to the server); a runtime only runs containers.
  *
- * Implementations: `fake` (runtime_fake.c: starts no processes, for hollow hosts and tests); `crun`
- * (conmon + crun, to come) implements the same operations.
+ * Implementations: `fake` (runtime_fake.c: starts no processes, for hollow hosts and tests) and
+ * `crun` (runtime_crun.c: images, overlay roots, CNI networks, conmon + crun).
  *
  * Contract every runtime keeps:
  * - Events are delivered on the loop, never from inside runtime_start() or runtime_stop().
@@ -81,15 +81,39 @@ struct runtime_fake_opts {
  * process that keeps SIGTERM's default action leaves behind (ECS shows 137 only after a SIGKILL). */
 #define RUNTIME_FAKE_STOP_EXIT_CODE 143
 
-/* A runtime by name ("fake"), on loop. fake_opts apply to "fake" (may be NULL for defaults).
- * Returns a new runtime, or NULL with *err for an unknown name. */
-struct runtime *runtime_new(uv_loop_t *loop, const char *name, const struct runtime_fake_opts *fake_opts,
+/* Options of the crun runtime (see runtime_crun.c). Borrowed for runtime_crun_new(). */
+struct runtime_crun_opts {
+	const char *state_dir; /* the agent's state directory (required): the runtime keeps its own
+				* state in state_dir/crun-runtime */
+	/* The agent's server and credentials: its registry is gantry's own (ECR passwords). */
+	const char *server, *access_key, *secret, *region;
+	const char *bridge, *subnet; /* the CNI bridge and subnet; NULL = cni.h's defaults */
+};
+
+/* Both runtimes' options, for runtime_new(); either may be NULL for the defaults (crun needs its
+ * state_dir). */
+struct runtime_opts {
+	const struct runtime_fake_opts *fake;
+	const struct runtime_crun_opts *crun;
+};
+
+/* A runtime by name ("fake" or "crun"), on loop. Returns a new runtime, or NULL with *err for an
+ * unknown name or a host the runtime cannot run on. */
+struct runtime *runtime_new(uv_loop_t *loop, const char *name, const struct runtime_opts *o,
 			    struct err **err);
 /* The fake runtime (never NULL). */
 struct runtime *runtime_fake_new(uv_loop_t *loop, const struct runtime_fake_opts *o);
+/* The crun runtime: prepares the host (cgroups for crun, the CNI plugins' needs), opens its image
+ * store and re-reads what an earlier agent left. Returns it, or NULL with *err saying what the host
+ * lacks. */
+struct runtime *runtime_crun_new(uv_loop_t *loop, const struct runtime_crun_opts *o, struct err **err);
 /* The runtime's name ("fake"). */
 const char *runtime_name(const struct runtime *rt);
-/* Frees a runtime once every task has been released and the loop has run; accepts NULL. */
+/* Ends the runtime's background work (watches, timers, open requests) so that the loop can end;
+ * call it once the agent has released its tasks. Accepts NULL. */
+void runtime_close(struct runtime *rt);
+/* Frees a runtime once every task has been released, runtime_close() was called and the loop has
+ * run; accepts NULL. */
 void runtime_free(struct runtime *rt);
 
 /* Starts (or adopts, see above) the task in spec; events go to fn(arg, ...). Returns the task's
@@ -108,6 +132,7 @@ struct runtime_ops {
 	struct runtime_task *(*start)(struct runtime *rt, const struct runtime_spec *spec, struct err **err);
 	void (*stop)(struct runtime_task *t);
 	void (*release)(struct runtime_task *t);
+	void (*close)(struct runtime *rt); /* may be NULL: nothing runs in the background */
 	void (*free)(struct runtime *rt);
 };
 

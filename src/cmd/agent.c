@@ -28,12 +28,16 @@ static void usage(FILE *f)
 		"                          (default REGIONa) and ecs.instance-type "
 		"(default " AGENT_DEFAULT_INSTANCE ")\n"
 		"                          set the instance identity document\n"
-		"  --runtime NAME          what runs containers: fake (the default for now: starts no\n"
-		"                          processes; crun will become the default)\n"
+		"  --runtime NAME          what runs containers: crun (real containers under conmon +\n"
+		"                          crun; needs root) or fake (the default for now: starts no\n"
+		"                          processes, for hollow hosts)\n"
 		"  --count N               run N hollow agents in this process, each its own instance\n"
 		"                          (default 1)\n"
 		"  --state DIR             keeps the instance id and ARN across restarts (default "
 		"./" AGENT_DEFAULT_STATE ")\n"
+		"  --bridge NAME           crun runtime: the host bridge of bridge-mode tasks (default "
+		"gantry0)\n"
+		"  --subnet CIDR           crun runtime: their addresses (default 172.31.200.0/22)\n"
 		"  --fake-start-delay S    fake runtime: seconds from PENDING to RUNNING (default 0)\n"
 		"  --fake-exit-after S     fake runtime: containers exit on their own after S seconds\n"
 		"                          (default: they run until stopped, then exit with 143)\n"
@@ -98,6 +102,8 @@ int cmd_agent(int argc, char **argv)
 		{"runtime", required_argument, NULL, 'r'},
 		{"count", required_argument, NULL, 'n'},
 		{"state", required_argument, NULL, 'S'},
+		{"bridge", required_argument, NULL, 'B'},
+		{"subnet", required_argument, NULL, 'N'},
 		{"fake-start-delay", required_argument, NULL, 'D'},
 		{"fake-exit-after", required_argument, NULL, 'E'},
 		{"fake-exit-code", required_argument, NULL, 'X'},
@@ -152,6 +158,8 @@ int cmd_agent(int argc, char **argv)
 			o.count = (unsigned)v;
 			break;
 		case 'S': o.state_dir = optarg; break;
+		case 'B': o.bridge = optarg; break;
+		case 'N': o.subnet = optarg; break;
 		case 'D':
 		case 'E':
 			if (parse_seconds(optarg, c == 'D' ? &fo.start_delay_ms : &fo.exit_after_ms) < 0) {

@@ -21,13 +21,16 @@ pm() {
 
 # crun refuses to run while a controller sits in the cgroup v2 mount of a v1/v2 hybrid host ("drop
 # all controllers from cgroupv2"). Mounting such a controller as a v1 hierarchy moves it out of v2;
-# unmounting it (at the end) gives it back.
+# unmounting it (at the end) gives it back, though only once the kernel has let go of the v1
+# hierarchy, which can be a while later: so the check runs again before each podman run.
 CG_MOUNTS=()
-if [ -s /sys/fs/cgroup/unified/cgroup.controllers ]; then
+fix_hybrid() {
+	local c
+	[ -s /sys/fs/cgroup/unified/cgroup.controllers ] || return 0
 	for c in $(cat /sys/fs/cgroup/unified/cgroup.controllers); do
 		mkdir -p "$PM/cg-$c" && mount -t cgroup -o "$c" cgroup "$PM/cg-$c" && CG_MOUNTS+=("$PM/cg-$c")
 	done
-fi
+}
 podman_cleanup() {
 	local m d
 	pm rm -af >/dev/null 2>&1
@@ -74,8 +77,10 @@ ok "podman removes its local images" pm rmi -af
 ok "podman pull from gantry" pm pull --tls-verify=false "$HOST/pm/app:v1"
 ok "podman image inspect" pm image inspect --format '{{.Digest}}' "$HOST/pm/app:v1"
 check "... the pulled image has the pushed digest" test "$(cat "$TMP/out")" = "$PUSHED"
+fix_hybrid
 ok "podman run of the pulled image" pm run "${RUN_OPTS[@]}" "$HOST/pm/app:v1"
 check "... prints the image's marker" grep -qx "image v1" "$TMP/out"
+fix_hybrid
 ok "podman run by digest" pm run "${RUN_OPTS[@]}" "$HOST/pm/app@$PUSHED" /bin/busybox echo by-digest
 check "... runs the command given" grep -qx "by-digest" "$TMP/out"
 

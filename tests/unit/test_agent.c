@@ -1048,7 +1048,8 @@ static void test_fake_runtime_events(void **state)
 	assert_non_null(strstr(e->msg, "unknown runtime 'docker'"));
 	err_free(e);
 	struct runtime_fake_opts fo = {.exit_after_ms = 20, .exit_code = 7};
-	struct runtime *rt = runtime_new(&loop, "fake", &fo, &e);
+	struct runtime_opts ro = {.fake = &fo};
+	struct runtime *rt = runtime_new(&loop, "fake", &ro, &e);
 	assert_string_equal(runtime_name(rt), "fake");
 	json_t *def0 = json_object();
 	json_t *def1 =

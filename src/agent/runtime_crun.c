@@ -1,0 +1,1158 @@
+/* The crun runtime: runs a task's containers for real. Images come from the image store (image.c),
+ * each container's root is an overlay of its image's layers (rootfs.c), its config.json comes from
+ * ocispec.c, and conmon + crun run it (crun.c) so that it outlives the agent; networks are CNI
+ * attachments in network namespaces of their own (cni.c).
+ *
+ * One task's life, all decided on the loop in advance() and done by jobs on the thread pool:
+ *   pull every image (PULLED) -> set up the network (namespaces, CNI ADD; task.json records it) ->
+ *   create and start each container once what it depends on allows (RUNNING) -> conmon's exit
+ *   files (STOPPED with the exit code; OOM reason) -> on a stop, each running container gets its
+ *   stop signal once the containers that depend on it have stopped, then SIGKILL after its
+ *   stopTimeout -> once every container has stopped: remove them, their mounts, the network and
+ *   the task's directory.
+ *
+ * State under STATE/crun-runtime: tasks/<task id>/ (task.json, per container <index>/ with
+ * config.json, rootfs, upper, work, hosts, resolv.conf, hostname, ctr.log; volumes/<name>), netns/
+ * (the namespaces), cni/ (host-local's leases), crun/ (crun.c's state). A restarted agent finds a
+ * task's directory and adopts it: containers that run are watched again, those that exited
+ * meanwhile are reported with the code conmon wrote. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/cni.h"
+#include "agent/crun.h"
+#include "agent/image.h"
+#include "agent/ocispec.h"
+#include "agent/rootfs.h"
+#include "agent/runtime.h"
+#include "agent/unpack.h"
+#include "api/awsc.h"
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/fsx.h"
+#include "common/hcli.h"
+#include "common/hmap.h"
+#include "common/jv.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+
+#define CRT_STOP_TIMEOUT_S   30	 /* ECS_CONTAINER_STOP_TIMEOUT's default */
+#define CRT_STOP_TIMEOUT_MAX 120 /* ECS caps a container's stopTimeout at 120 s */
+#define CRT_CGROUP_PARENT    "/gantry"
+#define CRT_PIDS_LIMIT	     4096 /* per container: a fork bomb stays inside */
+#define CRT_INIT_PATH	     "/usr/bin/tini-static"
+#define CRT_RESOLV_MAX	     (64 << 10)
+
+enum cstate {
+	CS_WAITING,  /* not created yet */
+	CS_STARTING, /* a create job runs */
+	CS_RUNNING,  /* reported RUNNING */
+	CS_STOPPING, /* its stop signal was sent */
+	CS_STOPPED,  /* reported STOPPED */
+};
+
+struct crt_cont {
+	struct crt_task *t;
+	size_t idx;
+	char *name;
+	json_t *def;	  /* the definition with the task's overrides */
+	json_t *bindings; /* the host ports the server reserved (array), or NULL */
+	char id[CRUNRT_ID_MAX + 1];
+	char *dir; /* the bundle */
+	const struct image *img;
+	struct image_pull *pull;
+	char *netns; /* bridge and none: its own namespace */
+	json_t *cni; /* bridge: the CNI ADD result */
+	char ip[48]; /* its address, "" when it has none of its own */
+	enum cstate state;
+	int stop_signal;
+	unsigned stop_timeout_s;
+	uv_timer_t kill_timer;
+	bool timer_init, killed, exit_seen, adopted;
+	bool has_exit_code;
+	int exit_code;
+	char *reason;
+};
+
+struct crt_task {
+	struct runtime_task base;
+	struct crt *rt;
+	struct crt_task *prev, *next;
+	char *id, *dir, *mode;
+	json_t *taskdef;
+	char *netns; /* awsvpc: the task's namespace */
+	json_t *cni; /* awsvpc: its CNI result */
+	size_t n;
+	struct crt_cont *c;
+	uv_timer_t tick;
+	double pull_started;
+	unsigned pulls_left;
+	int jobs;
+	char *fail; /* why no container can start (a pull or the network failed) */
+	bool adopt; /* task.json was there: an earlier agent ran it */
+	bool pulled, net_done, net_job, stop_requested, released, cleaned, cleaning, closed;
+	unsigned open_handles; /* while closing */
+};
+
+struct crt {
+	struct runtime base;
+	char *dir, *tasks_dir, *netns_dir;
+	struct hcli *http;
+	struct awsc *aws;
+	struct image_store *images;
+	struct crunrt *crun;
+	struct crunrt_watch *watch;
+	struct crunrt_cgroups cg;
+	struct cni_net *net;
+	struct hmap *by_id; /* container id -> struct crt_cont */
+	unsigned long long rlimit_max[RLIM_NLIMITS];
+	unsigned long long caps;
+	char *host_resolv;
+	struct crt_task *tasks;
+	bool closing;
+};
+
+/* ---- jobs on the thread pool ---- */
+
+struct job {
+	uv_work_t w;
+	struct crt_task *t;
+	struct crt_cont *c; /* or NULL for a task job */
+	void (*work)(struct job *j);
+	void (*done)(struct job *j);
+	struct err *err;
+	int sig;
+	struct crunrt_info info;
+	bool have_info;
+};
+
+static void advance(struct crt_task *t);
+static void close_store(struct crt *rt);
+static void kick(struct crt_task *t);
+
+static void job_work(uv_work_t *w)
+{
+	struct job *j = w->data;
+	j->work(j);
+}
+
+static void job_after(uv_work_t *w, int status)
+{
+	struct job *j = w->data;
+	struct crt_task *t = j->t;
+	if (status != 0 && !j->err)
+		err_set(&j->err, ERR_UNAVAILABLE, "cancelled");
+	t->jobs--;
+	if (j->done)
+		j->done(j);
+	err_free(j->err);
+	if (j->have_info)
+		crunrt_info_release(&j->info);
+	free(j);
+	kick(t);
+}
+
+static void job_run_sig(struct crt_task *t, struct crt_cont *c, void (*work)(struct job *),
+			void (*done)(struct job *), int sig)
+{
+	struct job *j = xcalloc(1, sizeof(*j));
+	j->w.data = j;
+	j->t = t;
+	j->c = c;
+	j->work = work;
+	j->done = done;
+	j->sig = sig;
+	t->jobs++;
+	uv_queue_work(t->rt->base.loop, &j->w, job_work, job_after);
+}
+
+static void job_run(struct crt_task *t, struct crt_cont *c, void (*work)(struct job *),
+		    void (*done)(struct job *))
+{
+	job_run_sig(t, c, work, done, 0);
+}
+
+/* ---- events ---- */
+
+static void emit(struct crt_task *t, const struct runtime_event *ev)
+{
+	if (!t->released)
+		t->base.fn(t->base.arg, ev);
+}
+
+static void report_running(struct crt_cont *c)
+{
+	c->state = CS_RUNNING;
+	struct runtime_event ev = {.kind = RUNTIME_CONTAINER_RUNNING,
+				   .index = c->idx,
+				   .runtime_id = c->id,
+				   .bindings = c->bindings};
+	emit(c->t, &ev);
+}
+
+static void report_stopped(struct crt_cont *c)
+{
+	if (c->state == CS_STOPPED)
+		return;
+	c->state = CS_STOPPED;
+	if (c->timer_init)
+		uv_timer_stop(&c->kill_timer);
+	struct runtime_event ev = {.kind = RUNTIME_CONTAINER_STOPPED,
+				   .index = c->idx,
+				   .has_exit_code = c->has_exit_code,
+				   .exit_code = c->exit_code,
+				   .reason = c->reason};
+	emit(c->t, &ev);
+}
+
+static void set_reason(struct crt_cont *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_reason(struct crt_cont *c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *r = NULL;
+	if (vasprintf(&r, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	free(c->reason);
+	c->reason = r;
+}
+
+/* ---- small helpers ---- */
+
+static const char *def_str(json_t *def, const char *key)
+{
+	return json_string_value(json_object_get(def, key));
+}
+
+static struct crt_cont *cont_named(struct crt_task *t, const char *name)
+{
+	for (size_t i = 0; name && i < t->n; i++)
+		if (strcmp(t->c[i].name, name) == 0)
+			return &t->c[i];
+	return NULL;
+}
+
+static bool is_mode(const struct crt_task *t, const char *mode)
+{
+	return strcmp(t->mode, mode) == 0;
+}
+
+/* The port mappings to set up for c: the server's bindings (host port chosen) for its portMappings,
+ * one per host port and protocol (the server reports 0.0.0.0 and :: separately). */
+static size_t port_maps(struct crt_cont *c, struct cni_port *out, size_t max)
+{
+	size_t n = 0, i;
+	json_t *b;
+	json_array_foreach (c->bindings, i, b) {
+		json_int_t hp = json_integer_value(json_object_get(b, "hostPort"));
+		json_int_t cp = json_integer_value(json_object_get(b, "containerPort"));
+		const char *proto = json_string_value(json_object_get(b, "protocol"));
+		if (hp <= 0 || hp > 65535 || cp <= 0 || cp > 65535)
+			continue;
+		bool dup = false;
+		for (size_t k = 0; k < n && !dup; k++)
+			dup = out[k].host_port == (unsigned)hp &&
+			      strcmp(out[k].protocol, proto && strcmp(proto, "udp") == 0 ? "udp" : "tcp") ==
+				      0;
+		if (dup || n == max)
+			continue;
+		out[n].host_port = (unsigned)hp;
+		out[n].container_port = (unsigned)cp;
+		out[n].protocol = proto && strcmp(proto, "udp") == 0 ? "udp" : "tcp";
+		out[n].host_ip = NULL;
+		n++;
+	}
+	return n;
+}
+
+/* ---- network (a task job) ---- */
+
+static int attach(struct crt *rt, const char *ns_name, const char *cid, struct crt_cont *ports_of, bool cni,
+		  char **netns_out, json_t **cni_out, char ip_out[48], struct err **err)
+{
+	if (cni_netns_create(rt->netns_dir, ns_name, netns_out, err) < 0)
+		return -1;
+	if (!cni)
+		return 0;
+	struct cni_port ports[64];
+	struct cni_attach a = {.container_id = cid, .netns = *netns_out};
+	if (ports_of) {
+		a.ports = ports;
+		a.nports = port_maps(ports_of, ports, 64);
+	}
+	*cni_out = cni_add(rt->net, &a, err);
+	if (!*cni_out)
+		return -1;
+	struct cni_ip ip;
+	if (cni_result_ip(*cni_out, NULL, AF_INET, &ip, NULL) == 0)
+		snprintf(ip_out, 48, "%s", ip.addr);
+	return 0;
+}
+
+static json_t *task_record(struct crt_task *t)
+{
+	json_t *cs = json_array();
+	for (size_t i = 0; i < t->n; i++)
+		json_array_append_new(cs, json_pack("{s:s?,s:O?,s:s}", "netns", t->c[i].netns, "cni",
+						    t->c[i].cni, "ip", t->c[i].ip));
+	return json_pack("{s:s,s:s?,s:O?,s:o}", "mode", t->mode, "netns", t->netns, "cni", t->cni,
+			 "containers", cs);
+}
+
+static void net_work(struct job *j)
+{
+	struct crt_task *t = j->t;
+	struct crt *rt = t->rt;
+	if (mkdir(t->dir, 0700) != 0 && errno != EEXIST) {
+		err_sys(&j->err, errno, "create '%s'", t->dir);
+		return;
+	}
+	/* Task-scoped volumes: one directory per volume without a host path, shared by the task's
+	 * containers. */
+	size_t i;
+	json_t *v;
+	char *vols = xasprintf("%s/volumes", t->dir);
+	mkdir(vols, 0755);
+	json_array_foreach (json_object_get(t->taskdef, "volumes"), i, v) {
+		const char *name = def_str(v, "name");
+		if (!name || json_object_get(json_object_get(v, "host"), "sourcePath") || strchr(name, '/'))
+			continue;
+		char *p = xasprintf("%s/%s", vols, name);
+		mkdir(p, 0755);
+		free(p);
+	}
+	free(vols);
+	char ip[48] = "";
+	if (is_mode(t, "awsvpc")) {
+		if (attach(rt, t->id, t->id, NULL, true, &t->netns, &t->cni, ip, &j->err) < 0)
+			return;
+		for (size_t k = 0; k < t->n; k++)
+			snprintf(t->c[k].ip, sizeof(t->c[k].ip), "%s", ip);
+	} else if (is_mode(t, "bridge") || is_mode(t, "none")) {
+		bool cni = is_mode(t, "bridge");
+		for (size_t k = 0; k < t->n; k++) {
+			struct crt_cont *c = &t->c[k];
+			if (attach(rt, c->id, c->id, c, cni, &c->netns, &c->cni, c->ip, &j->err) < 0)
+				return;
+		}
+	}
+	json_t *rec = task_record(t);
+	char *text = jv_dump(rec);
+	char *path = xasprintf("%s/task.json", t->dir);
+	fsx_write_file(path, text, strlen(text), 0600, true, &j->err);
+	free(path);
+	free(text);
+	json_decref(rec);
+}
+
+static void net_done(struct job *j)
+{
+	struct crt_task *t = j->t;
+	t->net_job = false;
+	t->net_done = true;
+	if (j->err && !t->fail)
+		t->fail = xasprintf("TaskFailedToStart: network: %s", j->err->msg);
+}
+
+/* Reads what an earlier agent recorded about the task's network. */
+static int load_record(struct crt_task *t, struct err **err)
+{
+	char *path = xasprintf("%s/task.json", t->dir);
+	json_error_t je;
+	json_t *rec = json_load_file(path, 0, &je);
+	free(path);
+	if (!rec)
+		return err_set(err, ERR_SYS, "task %s: task.json: %s", t->id, je.text);
+	t->netns = xstrdup(def_str(rec, "netns"));
+	t->cni = json_incref(json_object_get(rec, "cni"));
+	json_t *cs = json_object_get(rec, "containers");
+	for (size_t i = 0; i < t->n; i++) {
+		json_t *c = json_array_get(cs, i);
+		t->c[i].netns = xstrdup(def_str(c, "netns"));
+		t->c[i].cni = json_incref(json_object_get(c, "cni"));
+		snprintf(t->c[i].ip, sizeof(t->c[i].ip), "%s", def_str(c, "ip") ? def_str(c, "ip") : "");
+	}
+	json_decref(rec);
+	return 0;
+}
+
+/* ---- a container's bundle and start (a container job) ---- */
+
+static char *read_small(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	char *text = xmalloc(CRT_RESOLV_MAX + 1);
+	size_t n = fread(text, 1, CRT_RESOLV_MAX, f);
+	text[n] = '\0';
+	fclose(f);
+	return text;
+}
+
+static int write_text(const char *dir, const char *name, const char *text, char **path_out, struct err **err)
+{
+	*path_out = xasprintf("%s/%s", dir, name);
+	return fsx_write_file(*path_out, text, strlen(text), 0644, false, err);
+}
+
+/* The bind mounts of c's mountPoints and volumesFrom. */
+static size_t resolve_mounts(struct crt_cont *c, struct ocispec_mount *out, char **owned, size_t max)
+{
+	struct crt_task *t = c->t;
+	size_t n = 0, i, k;
+	json_t *mp, *vf, *v;
+	json_t *defs[16];
+	bool ro_from[16];
+	size_t nd = 0;
+	defs[nd] = c->def;
+	ro_from[nd++] = false;
+	json_array_foreach (json_object_get(c->def, "volumesFrom"), i, vf) {
+		struct crt_cont *src = cont_named(t, def_str(vf, "sourceContainer"));
+		if (src && nd < 16) {
+			defs[nd] = src->def;
+			ro_from[nd++] = json_is_true(json_object_get(vf, "readOnly"));
+		}
+	}
+	for (size_t d = 0; d < nd; d++) {
+		json_array_foreach (json_object_get(defs[d], "mountPoints"), i, mp) {
+			const char *vol = def_str(mp, "sourceVolume"), *dest = def_str(mp, "containerPath");
+			if (!vol || !dest || n == max)
+				continue;
+			const char *src = NULL;
+			json_array_foreach (json_object_get(t->taskdef, "volumes"), k, v) {
+				if (strcmp(def_str(v, "name") ? def_str(v, "name") : "", vol) != 0)
+					continue;
+				src = def_str(json_object_get(v, "host"), "sourcePath");
+				if (!src) {
+					owned[n] = xasprintf("%s/volumes/%s", t->dir, vol);
+					src = owned[n];
+				}
+			}
+			if (!src)
+				continue;
+			out[n].source = src;
+			out[n].destination = dest;
+			out[n].read_only = ro_from[d] || json_is_true(json_object_get(mp, "readOnly"));
+			n++;
+		}
+	}
+	return n;
+}
+
+/* /etc/hosts lines for c's links ("name:alias"), to the linked containers' addresses. */
+static char *hosts_with_links(struct crt_cont *c, const char *hosts)
+{
+	struct buf b = BUF_INIT;
+	buf_adds(&b, hosts);
+	size_t i;
+	json_t *l;
+	json_array_foreach (json_object_get(c->def, "links"), i, l) {
+		const char *s = json_string_value(l);
+		if (!s)
+			continue;
+		const char *colon = strchr(s, ':');
+		char *name = colon ? xstrndup(s, (size_t)(colon - s)) : xstrdup(s);
+		struct crt_cont *o = cont_named(c->t, name);
+		if (o && o->ip[0])
+			buf_addf(&b, "%s\t%s%s%s\n", o->ip, name, colon ? " " : "", colon ? colon + 1 : "");
+		free(name);
+	}
+	return buf_detach(&b, NULL);
+}
+
+static pthread_mutex_t host_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void create_work(struct job *j)
+{
+	struct crt_cont *c = j->c;
+	struct crt_task *t = c->t;
+	struct crt *rt = t->rt;
+	char *root = xasprintf("%s/rootfs", c->dir), *upper = xasprintf("%s/upper", c->dir),
+	     *work = xasprintf("%s/work", c->dir),
+	     *cgpath = xasprintf(CRT_CGROUP_PARENT "/%s/%s", t->id, c->id);
+	char *hosts = NULL, *hosts_links = NULL, *resolv = NULL, *hosts_path = NULL, *resolv_path = NULL,
+	     *hostname_path = NULL, *hostname_text = NULL, *text = NULL, *cfg = NULL, *host_hosts = NULL;
+	char *owned[32] = {0};
+	json_t *spec = NULL, *warnings = NULL;
+	bool mounted = false;
+	if ((mkdir(c->dir, 0700) != 0 && errno != EEXIST) || (mkdir(root, 0755) != 0 && errno != EEXIST)) {
+		err_sys(&j->err, errno, "create '%s'", root);
+		goto out;
+	}
+	bool host_net = is_mode(t, "host");
+	const char *hostname = ocispec_hostname(c->def, host_net ? NULL : c->name);
+	char hn[256] = "";
+	if (host_net && gethostname(hn, sizeof(hn) - 1) == 0 && !def_str(c->def, "hostname"))
+		hostname = hn;
+	if (host_net)
+		host_hosts = read_small("/etc/hosts");
+	if (!(hosts = ocispec_hosts_file(c->def, host_hosts, hostname, c->ip[0] ? c->ip : NULL, &j->err)))
+		goto out;
+	hosts_links = hosts_with_links(c, hosts);
+	if (!(resolv = ocispec_resolv_conf(c->def, rt->host_resolv, host_net, &j->err)))
+		goto out;
+	hostname_text = xasprintf("%s\n", hostname ? hostname : c->name);
+	if (write_text(c->dir, "hosts", hosts_links, &hosts_path, &j->err) < 0 ||
+	    write_text(c->dir, "resolv.conf", resolv, &resolv_path, &j->err) < 0 ||
+	    write_text(c->dir, "hostname", hostname_text, &hostname_path, &j->err) < 0)
+		goto out;
+	if (rootfs_mount(c->img->layers, c->img->nlayers, upper, work, root, &j->err) < 0)
+		goto out;
+	mounted = true;
+	struct ocispec_mount mounts[32];
+	size_t nm = resolve_mounts(c, mounts, owned, 32);
+	const char *netns = NULL;
+	if (host_net)
+		netns = OCISPEC_NS_HOST;
+	else if (t->netns)
+		netns = t->netns;
+	else if (c->netns)
+		netns = c->netns;
+	struct ocispec_in in = {
+		.def = c->def,
+		.image_config = c->img->config->doc,
+		.rootfs = root,
+		.cgroups_path = cgpath,
+		.hostname = hostname,
+		.netns = netns,
+		.mounts = mounts,
+		.nmounts = nm,
+		.resolv_conf = resolv_path,
+		.hosts = hosts_path,
+		.hostname_file = hostname_path,
+		.init_path = access(CRT_INIT_PATH, X_OK) == 0 ? CRT_INIT_PATH : NULL,
+		.rlimit_max = rt->rlimit_max,
+		.pids_limit = CRT_PIDS_LIMIT,
+		.cap_bounding = rt->caps,
+		.cgroup_v2 = crunrt_cgroups_v2(&rt->cg),
+	};
+	if (!(spec = ocispec_build(&in, &warnings, &j->err)))
+		goto out;
+	size_t i;
+	json_t *w;
+	json_array_foreach (warnings, i, w)
+		log_warn("task %s: container %s: %s", t->id, c->name, json_string_value(w));
+	text = jv_dump(spec);
+	cfg = xasprintf("%s/config.json", c->dir);
+	if (fsx_write_file(cfg, text, strlen(text), 0600, false, &j->err) < 0)
+		goto out;
+	/* The host may have changed since the agent started (a cgroup controller can come back to the
+	 * v2 hierarchy when its v1 one goes away): crun refuses to run in hybrid mode while one is
+	 * there, so the preparation is checked again, one thread at a time. */
+	pthread_mutex_lock(&host_lock);
+	int prepared = crunrt_host_prepare(NULL, &j->err);
+	pthread_mutex_unlock(&host_lock);
+	if (prepared < 0)
+		goto out;
+	struct crunrt_create cc = {.id = c->id, .name = c->name, .bundle = c->dir};
+	struct crunrt_started st;
+	if (crunrt_create(rt->crun, &cc, &st, &j->err) < 0)
+		goto out;
+	if (crunrt_start(rt->crun, c->id, &j->err) < 0) {
+		crunrt_remove(rt->crun, c->id, c->dir, NULL);
+		goto out;
+	}
+	mounted = false; /* the container runs on it now: removed with the task */
+out:
+	if (mounted)
+		rootfs_umount(root, NULL);
+	for (size_t k = 0; k < 32; k++)
+		free(owned[k]);
+	json_decref(spec);
+	json_decref(warnings);
+	free(root), free(upper), free(work), free(cgpath), free(hosts), free(hosts_links), free(resolv);
+	free(hosts_path), free(resolv_path), free(hostname_path), free(hostname_text), free(text), free(cfg);
+	free(host_hosts);
+}
+
+static void create_done(struct job *j)
+{
+	struct crt_cont *c = j->c;
+	if (j->err) {
+		c->has_exit_code = false;
+		set_reason(c, "CannotStartContainerError: %s", j->err->msg);
+		report_stopped(c);
+		return;
+	}
+	report_running(c);
+	if (c->exit_seen) /* it exited before the create job came back */
+		kick(c->t);
+}
+
+/* ---- exits, stops ---- */
+
+static void status_work(struct job *j)
+{
+	if (crunrt_status(j->t->rt->crun, j->c->id, &j->info, &j->err) == 0)
+		j->have_info = true;
+}
+
+static void status_done(struct job *j)
+{
+	struct crt_cont *c = j->c;
+	if (!j->have_info || c->state == CS_STOPPED)
+		return;
+	if (c->adopted && c->state == CS_WAITING) {
+		/* An earlier agent's container: running, or over with its code. */
+		if (j->info.state == CRUNRT_RUNNING && j->info.conmon_alive && !j->info.exited) {
+			report_running(c);
+			return;
+		}
+		report_running(c);
+	}
+	if (!j->info.exited && j->info.conmon_alive)
+		return; /* not over yet: the watch will say when */
+	c->has_exit_code = j->info.exited;
+	c->exit_code = j->info.exit_code;
+	if (j->info.oom) {
+		free(c->reason);
+		c->reason = xstrdup(CRUNRT_OOM_REASON);
+	} else if (!j->info.exited) {
+		set_reason(c, "%s", "the container's monitor (conmon) is gone: its exit code is lost");
+	}
+	report_stopped(c);
+}
+
+static void on_exit_file(void *arg, const char *id)
+{
+	struct crt *rt = arg;
+	struct crt_cont *c = hmap_get(rt->by_id, id);
+	if (!c || c->state == CS_STOPPED || c->t->cleaning)
+		return;
+	if (c->state == CS_STARTING) {
+		c->exit_seen = true; /* looked at once the create job is back */
+		return;
+	}
+	job_run(c->t, c, status_work, status_done);
+}
+
+static void kill_work(struct job *j)
+{
+	crunrt_kill(j->t->rt->crun, j->c->id, j->sig, &j->err);
+}
+
+static void kill_done(struct job *j)
+{
+	if (j->err && j->err->kind != ERR_NOT_FOUND)
+		log_warn("task %s: container %s: %s", j->t->id, j->c->name, j->err->msg);
+}
+
+static void send_signal(struct crt_cont *c, int sig)
+{
+	job_run_sig(c->t, c, kill_work, kill_done, sig);
+}
+
+static void on_kill_timer(uv_timer_t *h)
+{
+	struct crt_cont *c = h->data;
+	if (c->state == CS_STOPPING && !c->killed) {
+		c->killed = true;
+		log_info("task %s: container %s did not stop within %us: SIGKILL", c->t->id, c->name,
+			 c->stop_timeout_s);
+		send_signal(c, SIGKILL);
+	}
+}
+
+/* ---- dependsOn ---- */
+
+/* 1: c may start now; 0: not yet; -1: never (the reason is set). */
+static int deps_ready(struct crt_cont *c)
+{
+	size_t i;
+	json_t *d;
+	json_array_foreach (json_object_get(c->def, "dependsOn"), i, d) {
+		struct crt_cont *o = cont_named(c->t, def_str(d, "containerName"));
+		const char *cond = def_str(d, "condition");
+		if (!o || !cond)
+			continue;
+		if (strcmp(cond, "START") == 0 || strcmp(cond, "HEALTHY") == 0) {
+			if (o->state == CS_STOPPED && !o->has_exit_code) {
+				set_reason(c, "DependencyConditionNotMet: container %s did not start",
+					   o->name);
+				return -1;
+			}
+			if (o->state < CS_RUNNING)
+				return 0;
+		} else { /* COMPLETE, SUCCESS */
+			if (o->state != CS_STOPPED)
+				return 0;
+			if (!o->has_exit_code || (strcmp(cond, "SUCCESS") == 0 && o->exit_code != 0)) {
+				set_reason(
+					c,
+					"DependencyConditionNotMet: container %s did not exit successfully",
+					o->name);
+				return -1;
+			}
+		}
+	}
+	/* links: the linked container starts first */
+	json_array_foreach (json_object_get(c->def, "links"), i, d) {
+		const char *s = json_string_value(d);
+		const char *colon = s ? strchr(s, ':') : NULL;
+		char *name = s ? (colon ? xstrndup(s, (size_t)(colon - s)) : xstrdup(s)) : NULL;
+		struct crt_cont *o = cont_named(c->t, name);
+		free(name);
+		if (o && o->state < CS_RUNNING)
+			return 0;
+	}
+	return 1;
+}
+
+/* True when no container that depends on c (dependsOn or links) is still alive: stops go in the
+ * reverse order of starts. */
+static bool dependents_stopped(struct crt_cont *c)
+{
+	struct crt_task *t = c->t;
+	for (size_t k = 0; k < t->n; k++) {
+		struct crt_cont *o = &t->c[k];
+		if (o == c || o->state == CS_STOPPED || o->state == CS_WAITING)
+			continue;
+		size_t i;
+		json_t *d;
+		json_array_foreach (json_object_get(o->def, "dependsOn"), i, d)
+			if (strcmp(def_str(d, "containerName") ? def_str(d, "containerName") : "", c->name) ==
+			    0)
+				return false;
+		json_array_foreach (json_object_get(o->def, "links"), i, d) {
+			const char *s = json_string_value(d);
+			if (s && strncmp(s, c->name, strlen(c->name)) == 0 &&
+			    (s[strlen(c->name)] == '\0' || s[strlen(c->name)] == ':'))
+				return false;
+		}
+	}
+	return true;
+}
+
+/* ---- cleanup ---- */
+
+static void cleanup_work(struct job *j)
+{
+	struct crt_task *t = j->t;
+	struct crt *rt = t->rt;
+	struct err *e = NULL;
+	for (size_t i = 0; i < t->n; i++) {
+		struct crt_cont *c = &t->c[i];
+		if (crunrt_remove(rt->crun, c->id, c->dir, &e) < 0) {
+			log_warn("task %s: %s", t->id, e->msg);
+			err_free(e), e = NULL;
+		}
+		char *root = xasprintf("%s/rootfs", c->dir);
+		if (rootfs_umount(root, &e) < 0) {
+			log_warn("task %s: %s", t->id, e->msg);
+			err_free(e), e = NULL;
+		}
+		free(root);
+		if (c->netns) {
+			struct cni_port ports[64];
+			struct cni_attach a = {.container_id = c->id, .netns = c->netns, .ports = ports};
+			a.nports = port_maps(c, ports, 64);
+			if (c->cni && cni_del(rt->net, &a, c->cni, &e) < 0) {
+				log_warn("task %s: %s", t->id, e->msg);
+				err_free(e), e = NULL;
+			}
+			cni_netns_delete(c->netns, NULL);
+		}
+	}
+	if (t->netns) {
+		struct cni_attach a = {.container_id = t->id, .netns = t->netns};
+		if (t->cni && cni_del(rt->net, &a, t->cni, &e) < 0) {
+			log_warn("task %s: %s", t->id, e->msg);
+			err_free(e), e = NULL;
+		}
+		cni_netns_delete(t->netns, NULL);
+	}
+	char *cg = xasprintf(CRT_CGROUP_PARENT "/%s", t->id);
+	if (crunrt_cgroup_prune(&rt->cg, cg, &e) < 0) {
+		log_warn("task %s: %s", t->id, e->msg);
+		err_free(e), e = NULL;
+	}
+	free(cg);
+	if (unpack_remove_tree(t->dir, &e) < 0) {
+		log_warn("task %s: %s", t->id, e->msg);
+		err_free(e), e = NULL;
+	}
+}
+
+static void cleanup_done(struct job *j)
+{
+	j->t->cleaned = true;
+}
+
+/* ---- the state machine ---- */
+
+static void on_pulled(void *arg, const struct image *img, const struct err *e)
+{
+	struct crt_cont *c = arg;
+	struct crt_task *t = c->t;
+	c->pull = NULL;
+	t->pulls_left--;
+	if (img)
+		c->img = img;
+	else if (!t->fail && !t->stop_requested)
+		t->fail = xasprintf(IMAGE_PULL_ERROR ": %s", e->msg);
+	kick(t);
+}
+
+static void start_pulls(struct crt_task *t)
+{
+	t->pull_started = clock_now();
+	t->pulls_left = (unsigned)t->n;
+	for (size_t i = 0; i < t->n; i++) {
+		struct crt_cont *c = &t->c[i];
+		const char *image = def_str(c->def, "image");
+		struct err *e = NULL;
+		c->pull = image ? image_pull(t->rt->images, image, on_pulled, c, &e) : NULL;
+		if (!c->pull) {
+			t->pulls_left--;
+			if (!t->fail)
+				t->fail = xasprintf(IMAGE_PULL_ERROR ": %s",
+						    e ? e->msg : "the container has no image");
+			err_free(e);
+		}
+	}
+}
+
+static void task_free(struct crt_task *t)
+{
+	struct crt *rt = t->rt;
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		rt->tasks = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	for (size_t i = 0; i < t->n; i++) {
+		struct crt_cont *c = &t->c[i];
+		if (hmap_get(rt->by_id, c->id) == c)
+			hmap_del(rt->by_id, c->id);
+		image_unuse(rt->images, c->img);
+		free(c->name), free(c->dir), free(c->netns), free(c->reason);
+		json_decref(c->def), json_decref(c->bindings), json_decref(c->cni);
+	}
+	free(t->c);
+	free(t->id), free(t->dir), free(t->mode), free(t->netns), free(t->fail);
+	json_decref(t->taskdef), json_decref(t->cni);
+	free(t);
+	if (rt->closing && !rt->tasks)
+		close_store(rt);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct crt_task *t = h->data;
+	if (--t->open_handles == 0)
+		task_free(t);
+}
+
+/* Closes the task's handles; frees it once they are closed. */
+static void task_close(struct crt_task *t)
+{
+	unsigned handles = 1;
+	for (size_t i = 0; i < t->n; i++)
+		handles += t->c[i].timer_init;
+	t->closed = true;
+	t->open_handles = handles;
+	t->tick.data = t;
+	uv_close((uv_handle_t *)&t->tick, on_handle_closed);
+	for (size_t i = 0; i < t->n; i++)
+		if (t->c[i].timer_init) {
+			t->c[i].kill_timer.data = t;
+			uv_close((uv_handle_t *)&t->c[i].kill_timer, on_handle_closed);
+		}
+}
+
+static void advance(struct crt_task *t)
+{
+	if (t->closed)
+		return;
+	if (t->released) {
+		/* Forgotten by the agent: after its cleanup when that has begun (the task stopped),
+		 * else at once (the agent exits: its containers keep running, a new agent adopts them). */
+		for (size_t i = 0; i < t->n; i++)
+			if (t->c[i].pull) {
+				struct image_pull *p = t->c[i].pull;
+				t->c[i].pull = NULL;
+				image_pull_cancel(p);
+			}
+		if (t->jobs == 0 && t->pulls_left == 0 && (t->cleaned || !t->cleaning))
+			task_close(t);
+		return;
+	}
+	if (!t->pulled) {
+		if (t->pulls_left > 0)
+			return;
+		t->pulled = true;
+		struct runtime_event ev = {.kind = RUNTIME_PULLED,
+					   .pull_started_at = t->pull_started,
+					   .pull_stopped_at = clock_now()};
+		emit(t, &ev);
+		if (t->adopt) {
+			struct err *e = NULL;
+			if (load_record(t, &e) < 0) {
+				t->fail = xasprintf("TaskFailedToStart: %s", e->msg);
+				err_free(e);
+			}
+			t->net_done = true;
+			for (size_t i = 0; i < t->n; i++) {
+				t->c[i].adopted = true;
+				job_run(t, &t->c[i], status_work, status_done);
+			}
+			return;
+		}
+	}
+	if (!t->fail && !t->net_done && !t->stop_requested) {
+		if (!t->net_job) {
+			t->net_job = true;
+			job_run(t, NULL, net_work, net_done);
+		}
+		return;
+	}
+	if (t->jobs > 0 && t->adopt && !t->net_job) {
+		/* adoption's status jobs first */
+		bool pending = false;
+		for (size_t i = 0; i < t->n; i++)
+			pending |= t->c[i].adopted && t->c[i].state == CS_WAITING;
+		if (pending)
+			return;
+	}
+	for (size_t i = 0; i < t->n && !t->released; i++) {
+		struct crt_cont *c = &t->c[i];
+		if (c->state == CS_WAITING) {
+			if (t->fail || t->stop_requested) {
+				if (t->fail && !c->reason)
+					c->reason = xstrdup(t->fail);
+				report_stopped(c);
+				continue;
+			}
+			int r = deps_ready(c);
+			if (r < 0) {
+				report_stopped(c);
+			} else if (r > 0 && c->img) {
+				c->state = CS_STARTING;
+				hmap_put(t->rt->by_id, c->id, c);
+				job_run(t, c, create_work, create_done);
+			}
+		} else if (c->state == CS_RUNNING && c->exit_seen) {
+			c->exit_seen = false;
+			job_run(t, c, status_work, status_done);
+		} else if (c->state == CS_RUNNING && t->stop_requested && dependents_stopped(c)) {
+			c->state = CS_STOPPING;
+			if (!c->timer_init) {
+				uv_timer_init(t->rt->base.loop, &c->kill_timer);
+				c->timer_init = true;
+			}
+			c->kill_timer.data = c;
+			uv_timer_start(&c->kill_timer, on_kill_timer, (uint64_t)c->stop_timeout_s * 1000, 0);
+			send_signal(c, c->stop_signal);
+		}
+	}
+	bool all_stopped = true;
+	for (size_t i = 0; i < t->n; i++)
+		all_stopped &= t->c[i].state == CS_STOPPED;
+	if (all_stopped && t->jobs == 0 && !t->cleaning) {
+		t->cleaning = true;
+		t->stop_requested = true;
+		job_run(t, NULL, cleanup_work, cleanup_done);
+	}
+}
+
+static void on_tick(uv_timer_t *h)
+{
+	advance(h->data);
+}
+
+static void kick(struct crt_task *t)
+{
+	if (!t->closed)
+		uv_timer_start(&t->tick, on_tick, 0, 0);
+}
+
+/* ---- the runtime's operations ---- */
+
+static const char *task_id_of(const char *arn)
+{
+	const char *slash = arn ? strrchr(arn, '/') : NULL;
+	return slash ? slash + 1 : arn;
+}
+
+static struct runtime_task *crt_start(struct runtime *base, const struct runtime_spec *spec, struct err **err)
+{
+	struct crt *rt = (struct crt *)base;
+	const char *id = task_id_of(spec->task_arn);
+	if (!id || !crunrt_id_valid(id) || strlen(id) > 64) {
+		err_set(err, ERR_INVALID_PARAM, "task ARN '%s': no usable task id", spec->task_arn);
+		return NULL;
+	}
+	const char *mode = json_string_value(json_object_get(spec->taskdef, "networkMode"));
+	if (!mode)
+		mode = "bridge";
+	if (strcmp(mode, "bridge") && strcmp(mode, "host") && strcmp(mode, "none") &&
+	    strcmp(mode, "awsvpc")) {
+		err_set(err, ERR_UNSUPPORTED, "networkMode '%s' is not supported", mode);
+		return NULL;
+	}
+	struct crt_task *t = xcalloc(1, sizeof(*t));
+	t->rt = rt;
+	t->id = xstrdup(id);
+	t->dir = xasprintf("%s/%s", rt->tasks_dir, id);
+	t->mode = xstrdup(mode);
+	t->taskdef = json_incref(spec->taskdef);
+	t->n = spec->ncontainers;
+	t->c = xcalloc(t->n ? t->n : 1, sizeof(*t->c));
+	char *rec = xasprintf("%s/task.json", t->dir);
+	t->adopt = access(rec, F_OK) == 0;
+	free(rec);
+	for (size_t i = 0; i < t->n; i++) {
+		struct crt_cont *c = &t->c[i];
+		const struct runtime_container *sc = &spec->containers[i];
+		c->t = t;
+		c->idx = i;
+		c->name = xstrdup(sc->name);
+		c->def = json_incref(sc->def);
+		c->bindings = json_incref(sc->bindings);
+		snprintf(c->id, sizeof(c->id), "%s-%zu", id, i);
+		c->dir = xasprintf("%s/%zu", t->dir, i);
+		json_int_t to = json_integer_value(json_object_get(c->def, "stopTimeout"));
+		c->stop_timeout_s = to > 0 ? (unsigned)(to < CRT_STOP_TIMEOUT_MAX ? to : CRT_STOP_TIMEOUT_MAX)
+					   : CRT_STOP_TIMEOUT_S;
+		c->stop_signal = SIGTERM;
+		if (t->adopt)
+			hmap_put(rt->by_id, c->id, c);
+	}
+	uv_timer_init(base->loop, &t->tick);
+	t->tick.data = t;
+	t->next = rt->tasks;
+	if (rt->tasks)
+		rt->tasks->prev = t;
+	rt->tasks = t;
+	start_pulls(t);
+	kick(t);
+	return &t->base;
+}
+
+static void crt_stop(struct runtime_task *base)
+{
+	struct crt_task *t = (struct crt_task *)base;
+	if (t->stop_requested)
+		return;
+	t->stop_requested = true;
+	for (size_t i = 0; i < t->n; i++)
+		if (t->c[i].pull) {
+			struct image_pull *p = t->c[i].pull;
+			t->c[i].pull = NULL;
+			image_pull_cancel(p); /* on_pulled runs now */
+		}
+	kick(t);
+}
+
+static void crt_release(struct runtime_task *base)
+{
+	struct crt_task *t = (struct crt_task *)base;
+	if (t->released)
+		return;
+	t->released = true;
+	kick(t);
+}
+
+/* The image store and its HTTP client go once no task holds an image (a create job may still be
+ * reading one's layers). */
+static void close_store(struct crt *rt)
+{
+	image_store_free(rt->images);
+	rt->images = NULL;
+	awsc_free(rt->aws);
+	rt->aws = NULL;
+	hcli_free(rt->http);
+	rt->http = NULL;
+}
+
+static void crt_close(struct runtime *base)
+{
+	struct crt *rt = (struct crt *)base;
+	if (rt->closing)
+		return;
+	rt->closing = true;
+	crunrt_watch_close(rt->watch);
+	rt->watch = NULL;
+	if (!rt->tasks)
+		close_store(rt);
+}
+
+static void crt_free(struct runtime *base)
+{
+	struct crt *rt = (struct crt *)base;
+	crt_close(base);
+	while (rt->tasks) /* released tasks whose handles the loop never closed */
+		task_free(rt->tasks);
+	close_store(rt);
+	crunrt_free(rt->crun);
+	crunrt_cgroups_release(&rt->cg);
+	cni_net_free(rt->net);
+	hmap_free(rt->by_id);
+	free(rt->dir), free(rt->tasks_dir), free(rt->netns_dir), free(rt->host_resolv);
+	free(rt);
+}
+
+static const struct runtime_ops crt_ops = {
+	.name = "crun",
+	.start = crt_start,
+	.stop = crt_stop,
+	.release = crt_release,
+	.close = crt_close,
+	.free = crt_free,
+};
+
+struct runtime *runtime_crun_new(uv_loop_t *loop, const struct runtime_crun_opts *o, struct err **err)
+{
+	struct crt *rt = xcalloc(1, sizeof(*rt));
+	rt->base.ops = &crt_ops;
+	rt->base.loop = loop;
+	rt->by_id = hmap_new();
+	rt->dir = xasprintf("%s/crun-runtime", o->state_dir);
+	rt->tasks_dir = xasprintf("%s/tasks", rt->dir);
+	rt->netns_dir = xasprintf("%s/netns", rt->dir);
+	char *crun_state = xasprintf("%s/crun", rt->dir), *ipam = xasprintf("%s/cni", rt->dir),
+	     *images = xasprintf("%s/images", rt->dir);
+	struct cni_conf cc = {.ipam_dir = ipam, .bridge = o->bridge, .subnet = o->subnet};
+	struct crunrt_opts co = {.state_dir = crun_state};
+	if ((mkdir(o->state_dir, 0700) != 0 && errno != EEXIST) ||
+	    (mkdir(rt->dir, 0700) != 0 && errno != EEXIST) ||
+	    (mkdir(rt->tasks_dir, 0700) != 0 && errno != EEXIST)) {
+		err_sys(err, errno, "create '%s'", rt->tasks_dir);
+		goto fail;
+	}
+	if (crunrt_host_prepare(&rt->cg, err) < 0)
+		goto fail;
+	co.cgroups = &rt->cg;
+	if (!(rt->crun = crunrt_new(&co, err)) || !(rt->net = cni_net_new(&cc, err)) ||
+	    cni_host_prepare(rt->net, err) < 0)
+		goto fail;
+	if (!(rt->watch = crunrt_watch_exits(loop, crunrt_exit_dir(rt->crun), on_exit_file, rt, err)))
+		goto fail;
+	rt->http = hcli_new(loop);
+	if (o->server && o->access_key && o->secret &&
+	    !(rt->aws = awsc_new(rt->http, o->server, o->access_key, o->secret,
+				 o->region ? o->region : "us-east-1", err)))
+		goto fail;
+	struct image_store_opts io = {.server = o->server, .aws = rt->aws};
+	if (!(rt->images = image_store_new(loop, rt->http, images, &io, err)))
+		goto fail;
+	ocispec_rlimit_max(rt->rlimit_max);
+	rt->caps = ocispec_cap_bounding();
+	rt->host_resolv = read_small("/etc/resolv.conf");
+	free(crun_state), free(ipam), free(images);
+	return &rt->base;
+fail:
+	free(crun_state), free(ipam), free(images);
+	crt_free(&rt->base);
+	return NULL;
+}

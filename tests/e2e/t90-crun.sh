@@ -1,0 +1,183 @@
+#!/bin/bash
+# Real containers through the AWS CLI: `gantry agent --runtime crun` on this host runs tasks made
+# from a busybox image that `gantry image import` built from Debian's busybox-static. Exit codes,
+# OOM kills, command and environment overrides, bridge networking with a dynamic host port reached
+# with curl on 127.0.0.1, host and none modes, links between containers, a volume two containers
+# share, dependsOn ordering, stop timeouts escalating to SIGKILL, an agent restart with containers
+# running, and nothing left behind once the tasks have stopped. Needs root.
+source "$(dirname "$0")/lib.sh"
+[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root"; exit 0; }
+for b in crun conmon /usr/lib/cni/bridge iptables; do
+	command -v "$b" >/dev/null || [ -x "$b" ] || { echo "1..0 # SKIP $b is not installed"; exit 0; }
+done
+[ -x /bin/busybox ] || { echo "1..0 # SKIP busybox-static is not installed"; exit 0; }
+start_server --agent-timeout 30
+C=real
+AGENT_STATE=$TMP/agent
+AGENT_PID=
+# A bridge and subnet of this test's own, so that nothing of the host's is touched.
+BRIDGE=gt$$
+SUBNET=172.31.$((200 + $$ % 50)).0/24
+start_agent() {
+	"$GANTRY_BIN" agent --server "$ENDPOINT" --bridge "$BRIDGE" --subnet "$SUBNET" \
+		--cluster "$C" --runtime crun --state "$AGENT_STATE" >>"$TMP/agent.log" 2>&1 &
+	AGENT_PID=$!
+	EXTRA_PIDS+=($AGENT_PID)
+}
+crun_cleanup() {
+	local d
+	[ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
+	# Whatever a failed run left: containers (by the state directory this test owns), then the bridge.
+	if [ -d "$AGENT_STATE/crun-runtime/crun" ]; then
+		for d in "$AGENT_STATE"/crun-runtime/crun/*/; do
+			[ -d "$d" ] && crun --root "$AGENT_STATE/crun-runtime/crun" delete --force "$(basename "$d")" 2>/dev/null
+		done
+	fi
+	grep " $AGENT_STATE/" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do umount -l "$m"; done
+	ip link del "$BRIDGE" 2>/dev/null
+	cleanup
+}
+trap crun_cleanup EXIT
+
+ok "create the cluster" aws1 ecs create-cluster --cluster-name "$C"
+start_agent
+for _ in $(seq 1 100); do
+	n=$(aws1 ecs list-container-instances --cluster "$C" --query 'length(containerInstanceArns)' --output text 2>/dev/null)
+	[ "$n" = 1 ] && break
+	sleep 0.2
+done
+check "the crun agent registered" test "$n" = 1
+
+# The image: Debian's static busybox with its applets, and a page for httpd.
+ROOTFS=$TMP/rootfs
+mkdir -p "$ROOTFS/bin" "$ROOTFS/www" "$ROOTFS/tmp"
+cp /bin/busybox "$ROOTFS/bin/"
+for a in sh httpd echo cat sleep env head tail wget ls id hostname true false trap; do ln -sf busybox "$ROOTFS/bin/$a"; done
+echo "hello from gantry" >"$ROOTFS/www/index.html"
+ok "gantry image import of a busybox root" "$GANTRY_BIN" image import --endpoint "$ENDPOINT" --create-repository \
+	--env PATH=/bin --cmd '["sh", "-c", "echo hi"]' "$ROOTFS" bb:1
+IMG=${ENDPOINT#http://}/bb:1
+
+# run_def FAMILY CONTAINERS-JSON [extra register args]: registers and runs one task; TASK = its ARN.
+run_def() {
+	local fam=$1 defs=$2; shift 2
+	aws1 ecs register-task-definition --family "$fam" --container-definitions "$defs" "$@" >/dev/null &&
+		TASK=$(aws1 ecs run-task --cluster "$C" --task-definition "$fam" --query 'tasks[0].taskArn' --output text)
+}
+# wait_status ARN STATUS [seconds]: polls describe-tasks until lastStatus is STATUS.
+wait_status() {
+	local arn=$1 want=$2 limit=${3:-60} st
+	for _ in $(seq 1 $((limit * 5))); do
+		st=$(aws1 ecs describe-tasks --cluster "$C" --tasks "$arn" --query 'tasks[0].lastStatus' --output text 2>/dev/null)
+		[ "$st" = "$want" ] && return 0
+		sleep 0.2
+	done
+	echo "# $arn is $st, not $want" >&2
+	return 1
+}
+describe() { aws1 ecs describe-tasks --cluster "$C" --tasks "$1" >"$TMP/task.json"; }
+
+# 1. Exit codes, overrides.
+run_def exit3 "[{\"name\":\"app\",\"image\":\"$IMG\",\"memory\":64,\"command\":[\"sh\",\"-c\",\"exit 3\"]}]"
+ok "a task whose container exits 3 stops" wait_status "$TASK" STOPPED
+describe "$TASK"
+jcheck "... exit code 3, EssentialContainerExited" "$TMP/task.json" \
+	"d['tasks'][0]['containers'][0]['exitCode'] == 3 and d['tasks'][0]['stopCode'] == 'EssentialContainerExited'"
+jcheck "... with pull times" "$TMP/task.json" "d['tasks'][0]['pullStartedAt'] <= d['tasks'][0]['pullStoppedAt']"
+
+ok "run-task with command and environment overrides" aws1 ecs run-task --cluster "$C" --task-definition exit3 \
+	--overrides '{"containerOverrides":[{"name":"app","command":["sh","-c","exit $CODE"],"environment":[{"name":"CODE","value":"42"}]}]}'
+TASK=$(jget "$TMP/out" "d['tasks'][0]['taskArn']")
+ok "... stops" wait_status "$TASK" STOPPED
+describe "$TASK"
+jcheck "... with the overridden command's exit code 42" "$TMP/task.json" "d['tasks'][0]['containers'][0]['exitCode'] == 42"
+
+run_def oom "[{\"name\":\"app\",\"image\":\"$IMG\",\"memory\":16,\"command\":[\"sh\",\"-c\",\"head -c 67108864 /dev/zero | tail > /dev/null\"]}]"
+ok "a container over its memory limit" wait_status "$TASK" STOPPED
+describe "$TASK"
+jcheck "... is OOM-killed: exit 137, OutOfMemoryError" "$TMP/task.json" \
+	"d['tasks'][0]['containers'][0]['exitCode'] == 137 and d['tasks'][0]['containers'][0]['reason'].startswith('OutOfMemoryError')"
+
+run_def badimg "[{\"name\":\"app\",\"image\":\"${ENDPOINT#http://}/nope:1\",\"memory\":32}]"
+ok "an image that does not exist" wait_status "$TASK" STOPPED
+describe "$TASK"
+jcheck "... stops the task with CannotPullContainerError" "$TMP/task.json" \
+	"'CannotPullContainerError' in d['tasks'][0]['containers'][0].get('reason', '') and d['tasks'][0]['stopCode'] == 'TaskFailedToStart'"
+
+# 2. A web server on a dynamic host port, reached from the host.
+run_def web "[{\"name\":\"web\",\"image\":\"$IMG\",\"memory\":64,\"stopTimeout\":5,\"command\":[\"httpd\",\"-f\",\"-p\",\"8080\",\"-h\",\"/www\"],\"portMappings\":[{\"containerPort\":8080,\"hostPort\":0}],\"linuxParameters\":{\"initProcessEnabled\":true}}]"
+ok "httpd on a dynamic host port runs" wait_status "$TASK" RUNNING
+WEB=$TASK
+describe "$WEB"
+PORT=$(jget "$TMP/task.json" "d['tasks'][0]['containers'][0]['networkBindings'][0]['hostPort']")
+check "... with a host port from the ephemeral range" test "$PORT" -ge 49153
+ok "curl 127.0.0.1:PORT reaches it" curl -sf --max-time 5 "http://127.0.0.1:$PORT/index.html"
+check "... and gets the page" grep -qx "hello from gantry" "$TMP/out"
+ok "stop-task" aws1 ecs stop-task --cluster "$C" --task "$WEB"
+ok "... STOPPED" wait_status "$WEB" STOPPED
+describe "$WEB"
+jcheck "... httpd got SIGTERM (exit 143), the task says why" "$TMP/task.json" \
+	"d['tasks'][0]['containers'][0]['exitCode'] == 143 and d['tasks'][0]['stopCode'] == 'UserInitiated'"
+check "... the port answers no more" bash -c "! curl -sf --max-time 2 http://127.0.0.1:$PORT/"
+
+# 3. Stop timeout: a container that ignores SIGTERM is killed after stopTimeout.
+run_def stubborn "[{\"name\":\"app\",\"image\":\"$IMG\",\"memory\":32,\"stopTimeout\":2,\"command\":[\"sh\",\"-c\",\"trap '' TERM; while true; do sleep 1; done\"]}]"
+ok "a container that ignores SIGTERM runs" wait_status "$TASK" RUNNING
+ok "stop-task" aws1 ecs stop-task --cluster "$C" --task "$TASK"
+ok "... STOPPED after its stopTimeout" wait_status "$TASK" STOPPED 20
+describe "$TASK"
+jcheck "... by SIGKILL (137)" "$TMP/task.json" "d['tasks'][0]['containers'][0]['exitCode'] == 137"
+
+# 4. Two containers: a helper linked to the web server, a shared volume, dependsOn.
+DEFS=$(
+	cat <<EOF
+[{"name":"web","image":"$IMG","memory":64,"essential":true,"stopTimeout":3,
+  "command":["sh","-c","echo shared > /data/from-web; exec httpd -f -p 8080 -h /www"],
+  "mountPoints":[{"sourceVolume":"data","containerPath":"/data"}],
+  "linuxParameters":{"initProcessEnabled":true},"portMappings":[{"containerPort":8080}]},
+ {"name":"helper","image":"$IMG","memory":32,"essential":false,"links":["web:backend"],
+  "dependsOn":[{"containerName":"web","condition":"START"}],
+  "mountPoints":[{"sourceVolume":"data","containerPath":"/shared","readOnly":true}],
+  "command":["sh","-c","sleep 1; wget -q -O - http://backend:8080/index.html > /tmp/page && grep -q hello /tmp/page && grep -q shared /shared/from-web && exit 7"]}]
+EOF
+)
+run_def pair "$DEFS" --volumes name=data
+ok "the pair runs" wait_status "$TASK" RUNNING
+PAIR=$TASK
+for _ in $(seq 1 100); do
+	describe "$PAIR"
+	jtrue "$TMP/task.json" "[c for c in d['tasks'][0]['containers'] if c['name'] == 'helper'][0].get('exitCode') is not None" && break
+	sleep 0.2
+done
+jcheck "the helper reached web by its link name and read the shared volume (exit 7)" "$TMP/task.json" \
+	"[c for c in d['tasks'][0]['containers'] if c['name'] == 'helper'][0].get('exitCode') == 7"
+jcheck "... a non-essential exit leaves the task RUNNING" "$TMP/task.json" "d['tasks'][0]['lastStatus'] == 'RUNNING'"
+
+# 5. The agent restarts while a container runs: re-adopted, its exit still reported.
+run_def later "[{\"name\":\"app\",\"image\":\"$IMG\",\"memory\":32,\"command\":[\"sh\",\"-c\",\"sleep 4; exit 5\"]}]"
+ok "a task that exits by itself after 4 s runs" wait_status "$TASK" RUNNING
+LATER=$TASK
+kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
+check "the agent stopped" bash -c "! kill -0 $AGENT_PID 2>/dev/null"
+sleep 5
+start_agent
+ok "after the agent's restart the task is reported STOPPED" wait_status "$LATER" STOPPED 30
+describe "$LATER"
+jcheck "... with the exit code it had while the agent was away (5)" "$TMP/task.json" \
+	"d['tasks'][0]['containers'][0]['exitCode'] == 5"
+
+ok "stop the pair" aws1 ecs stop-task --cluster "$C" --task "$PAIR"
+ok "... STOPPED" wait_status "$PAIR" STOPPED 30
+
+# 6. Nothing left behind.
+sleep 2
+check "no container left in crun's state" bash -c "[ -z \"\$(ls -A $AGENT_STATE/crun-runtime/crun/crun 2>/dev/null)\" ]"
+check "no exit file left" bash -c "[ -z \"\$(ls -A $AGENT_STATE/crun-runtime/crun/exits 2>/dev/null)\" ]"
+check "no task directory left" bash -c "[ -z \"\$(ls -A $AGENT_STATE/crun-runtime/tasks 2>/dev/null)\" ]"
+check "no network namespace left" bash -c "[ -z \"\$(ls -A $AGENT_STATE/crun-runtime/netns 2>/dev/null)\" ]"
+# (the namespace directory itself is a mount point for as long as the agent runs, as /run/netns is)
+check "no mount left under the agent's state" bash -c "! awk '{print \$5}' /proc/self/mountinfo | grep '^$AGENT_STATE/' | grep -vx '$AGENT_STATE/crun-runtime/netns'"
+check "no veth left on the test bridge" bash -c "[ -z \"\$(ip -o link show master $BRIDGE 2>/dev/null)\" ]"
+check "no iptables rule names a task" bash -c "! iptables-save | grep -q '$(basename "$WEB")'"
+check "no sanitizer report in the agent log" bash -c "! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' $TMP/agent.log || { grep -E -A30 'ERROR: (Address|Leak)Sanitizer|runtime error:' $TMP/agent.log | head -60 >&2; false; }"
+done_testing
