@@ -20,6 +20,7 @@ struct agent__cont {
 	int exit_code;
 	unsigned char status, sent,
 		acked; /* enum agent__status: now / in the report in flight / acknowledged */
+	unsigned char health, health_sent, health_acked; /* enum runtime_health, likewise */
 	bool essential, has_exit_code;
 };
 

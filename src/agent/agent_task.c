@@ -129,6 +129,8 @@ static json_t *cont_json(const struct agent__task *t, const struct agent__cont *
 	if (nb)
 		json_object_set_new(j, "networkBindings", nb);
 	jv_set_str(j, "runtimeId", c->runtime_id);
+	if (c->health)
+		jv_set_str(j, "healthStatus", c->health == RUNTIME_HEALTH_HEALTHY ? "HEALTHY" : "UNHEALTHY");
 	return j;
 }
 
@@ -223,8 +225,10 @@ static void on_reported(void *arg, const struct awsc_result *r)
 	if (t->sent)
 		t->acked = t->sent;
 	for (size_t i = 0; i < t->nc; i++)
-		if (t->c[i].sent)
+		if (t->c[i].sent) {
 			t->c[i].acked = t->c[i].sent;
+			t->c[i].health_acked = t->c[i].health_sent;
+		}
 	t->sent = AS_NONE;
 	for (size_t i = 0; i < t->nc; i++)
 		t->c[i].sent = AS_NONE;
@@ -249,7 +253,8 @@ static void kick_report(struct agent__task *t)
 	size_t cont = t->nc;
 	if (!task_due && t->status == AS_RUNNING && t->acked == AS_RUNNING && !t->stopping)
 		for (cont = 0; cont < t->nc; cont++)
-			if (t->c[cont].status >= AS_RUNNING && t->c[cont].status > t->c[cont].acked)
+			if (t->c[cont].status >= AS_RUNNING && (t->c[cont].status > t->c[cont].acked ||
+								t->c[cont].health != t->c[cont].health_acked))
 				break;
 	if (!task_due && cont == t->nc)
 		return;
@@ -269,12 +274,15 @@ static void kick_report(struct agent__task *t)
 		op = "AmazonEC2ContainerServiceV20141113.SubmitTaskStateChange";
 		t->sent = t->status;
 		for (size_t i = 0; i < t->nc; i++)
-			if (t->c[i].status >= AS_RUNNING)
+			if (t->c[i].status >= AS_RUNNING) {
 				t->c[i].sent = t->c[i].status;
+				t->c[i].health_sent = t->c[i].health;
+			}
 	} else {
 		body = cont_json(t, &t->c[cont], true);
 		op = "AmazonEC2ContainerServiceV20141113.SubmitContainerStateChange";
 		t->c[cont].sent = t->c[cont].status;
+		t->c[cont].health_sent = t->c[cont].health;
 		t->report_cont = cont;
 	}
 	log_debug(AGENT__LOG_FMT "task %s: reporting %s", AGENT__LOG(in), t->arn,
@@ -334,6 +342,11 @@ static void on_runtime_event(void *arg, const struct runtime_event *ev)
 	if (ev->index >= t->nc)
 		return;
 	struct agent__cont *c = &t->c[ev->index];
+	if (ev->kind == RUNTIME_CONTAINER_HEALTH) {
+		c->health = (unsigned char)ev->health;
+		kick_report(t);
+		return;
+	}
 	if (ev->kind == RUNTIME_CONTAINER_RUNNING) {
 		if (c->status >= AS_RUNNING)
 			return;

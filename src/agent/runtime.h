@@ -11,6 +11,7 @@
  * - Per task: at most one RUNTIME_PULLED, before any RUNTIME_CONTAINER_RUNNING; per container at
  *   most one RUNTIME_CONTAINER_RUNNING and then exactly one RUNTIME_CONTAINER_STOPPED, which a
  *   container that never ran gets too (without an exit code) once the task is stopped or fails.
+ *   Between the two, RUNTIME_CONTAINER_HEALTH each time its health check's verdict changes.
  * - After runtime_stop() every container still alive is stopped (a real runtime: SIGTERM, then
  *   SIGKILL after the container's stopTimeout) and reported STOPPED.
  * - After runtime_release() no event is delivered for the task and the handle is gone; the
@@ -52,6 +53,14 @@ enum runtime_event_kind {
 	RUNTIME_PULLED,		   /* every image is ready (pull_started_at / pull_stopped_at) */
 	RUNTIME_CONTAINER_RUNNING, /* container `index` started (runtime_id, bindings) */
 	RUNTIME_CONTAINER_STOPPED, /* container `index` exited, or will never start (exit code, reason) */
+	RUNTIME_CONTAINER_HEALTH,  /* container `index`'s health check result changed (health) */
+};
+
+/* A container's health as its healthCheck finds it (ECS's healthStatus). */
+enum runtime_health {
+	RUNTIME_HEALTH_UNKNOWN = 0, /* no check, or none has decided yet */
+	RUNTIME_HEALTH_HEALTHY,
+	RUNTIME_HEALTH_UNHEALTHY,
 };
 
 struct runtime_event {
@@ -64,6 +73,7 @@ struct runtime_event {
 	int exit_code;				 /* STOPPED: when has_exit_code */
 	const char
 		*reason; /* STOPPED: why, when not a plain exit ("CannotPullContainerError: ..."), or NULL */
+	enum runtime_health health; /* HEALTH: the new status */
 };
 
 /* Receives a task's events; ev and everything it points to is borrowed for the call only. The

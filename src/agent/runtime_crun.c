@@ -76,6 +76,13 @@ struct crt_cont {
 	unsigned stop_timeout_s;
 	uv_timer_t kill_timer;
 	bool timer_init, killed, exit_seen, adopted;
+	/* healthCheck */
+	json_t *hc; /* borrowed from def, or NULL */
+	enum runtime_health health;
+	unsigned hc_failures;
+	double hc_since; /* when it started running: startPeriod counts from here */
+	uv_timer_t hc_timer;
+	bool hc_timer_init, hc_running;
 	bool has_exit_code;
 	int exit_code;
 	char *reason;
@@ -131,6 +138,7 @@ struct job {
 	int sig;
 	struct crunrt_info info;
 	bool have_info;
+	int rc, code; /* health check: crunrt_exec's answer and the command's exit code */
 };
 
 static void advance(struct crt_task *t);
@@ -187,9 +195,12 @@ static void emit(struct crt_task *t, const struct runtime_event *ev)
 		t->base.fn(t->base.arg, ev);
 }
 
+static void hc_start(struct crt_cont *c);
+
 static void report_running(struct crt_cont *c)
 {
 	c->state = CS_RUNNING;
+	hc_start(c);
 	struct runtime_event ev = {.kind = RUNTIME_CONTAINER_RUNNING,
 				   .index = c->idx,
 				   .runtime_id = c->id,
@@ -204,6 +215,8 @@ static void report_stopped(struct crt_cont *c)
 	c->state = CS_STOPPED;
 	if (c->timer_init)
 		uv_timer_stop(&c->kill_timer);
+	if (c->hc_timer_init)
+		uv_timer_stop(&c->hc_timer);
 	struct runtime_event ev = {.kind = RUNTIME_CONTAINER_STOPPED,
 				   .index = c->idx,
 				   .has_exit_code = c->has_exit_code,
@@ -662,6 +675,86 @@ static void on_kill_timer(uv_timer_t *h)
 	}
 }
 
+/* ---- health checks ---- */
+
+/* healthCheck's numbers, with ECS's defaults. */
+static unsigned hc_num(struct crt_cont *c, const char *key, unsigned dflt)
+{
+	json_t *v = json_object_get(c->hc, key);
+	return json_is_integer(v) && json_integer_value(v) >= 0 ? (unsigned)json_integer_value(v) : dflt;
+}
+
+static void hc_work(struct job *j)
+{
+	struct crt_cont *c = j->c;
+	json_t *cmd = json_object_get(c->hc, "command");
+	size_t n = json_array_size(cmd), k = 0;
+	const char **argv = xcalloc(n + 3, sizeof(*argv));
+	const char *kind = json_string_value(json_array_get(cmd, 0));
+	if (kind && strcmp(kind, "CMD-SHELL") == 0) {
+		argv[k++] = "/bin/sh";
+		argv[k++] = "-c";
+		argv[k++] = json_string_value(json_array_get(cmd, 1));
+	} else {
+		/* "CMD" and then the program, or (as docker takes it) the program itself */
+		for (size_t i = kind && strcmp(kind, "CMD") == 0 ? 1 : 0; i < n; i++)
+			argv[k++] = json_string_value(json_array_get(cmd, i));
+	}
+	argv[k] = NULL;
+	j->code = -1;
+	if (!argv[0] || (k == 3 && !argv[2]))
+		err_set(&j->err, ERR_INVALID_PARAM, "healthCheck.command is empty");
+	else
+		j->rc = crunrt_exec(j->t->rt->crun, c->id, argv, hc_num(c, "timeout", 5) * 1000, &j->code,
+				    NULL, &j->err);
+	free(argv);
+}
+
+static void hc_done(struct job *j)
+{
+	struct crt_cont *c = j->c;
+	c->hc_running = false;
+	if (c->state != CS_RUNNING)
+		return;
+	bool ok = !j->err && j->rc == 0 && j->code == 0;
+	enum runtime_health h = c->health;
+	if (ok) {
+		c->hc_failures = 0;
+		h = RUNTIME_HEALTH_HEALTHY;
+	} else if (clock_now() - c->hc_since >= hc_num(c, "startPeriod", 0)) {
+		/* failures in the start period do not count (a success there ends it) */
+		if (++c->hc_failures >= hc_num(c, "retries", 3))
+			h = RUNTIME_HEALTH_UNHEALTHY;
+	}
+	if (h != c->health) {
+		c->health = h;
+		struct runtime_event ev = {.kind = RUNTIME_CONTAINER_HEALTH, .index = c->idx, .health = h};
+		emit(c->t, &ev);
+	}
+}
+
+static void on_hc_timer(uv_timer_t *h)
+{
+	struct crt_cont *c = h->data;
+	if (c->state == CS_RUNNING && !c->hc_running && !c->t->released) {
+		c->hc_running = true;
+		job_run(c->t, c, hc_work, hc_done);
+	}
+}
+
+/* Starts c's health checks: the first after one interval, as docker does. */
+static void hc_start(struct crt_cont *c)
+{
+	if (!c->hc || c->hc_timer_init)
+		return;
+	uint64_t every = (uint64_t)hc_num(c, "interval", 30) * 1000;
+	uv_timer_init(c->t->rt->base.loop, &c->hc_timer);
+	c->hc_timer_init = true;
+	c->hc_timer.data = c;
+	c->hc_since = clock_now();
+	uv_timer_start(&c->hc_timer, on_hc_timer, every ? every : 1000, every ? every : 1000);
+}
+
 /* ---- dependsOn ---- */
 
 /* 1: c may start now; 0: not yet; -1: never (the reason is set). */
@@ -674,13 +767,23 @@ static int deps_ready(struct crt_cont *c)
 		const char *cond = def_str(d, "condition");
 		if (!o || !cond)
 			continue;
-		if (strcmp(cond, "START") == 0 || strcmp(cond, "HEALTHY") == 0) {
+		if (strcmp(cond, "START") == 0) {
 			if (o->state == CS_STOPPED && !o->has_exit_code) {
 				set_reason(c, "DependencyConditionNotMet: container %s did not start",
 					   o->name);
 				return -1;
 			}
 			if (o->state < CS_RUNNING)
+				return 0;
+		} else if (strcmp(cond, "HEALTHY") == 0) {
+			if (o->state == CS_STOPPED) {
+				set_reason(c,
+					   "DependencyConditionNotMet: container %s stopped before it was "
+					   "healthy",
+					   o->name);
+				return -1;
+			}
+			if (o->health != RUNTIME_HEALTH_HEALTHY)
 				return 0;
 		} else { /* COMPLETE, SUCCESS */
 			if (o->state != CS_STOPPED)
@@ -858,16 +961,21 @@ static void task_close(struct crt_task *t)
 {
 	unsigned handles = 1;
 	for (size_t i = 0; i < t->n; i++)
-		handles += t->c[i].timer_init;
+		handles += t->c[i].timer_init + t->c[i].hc_timer_init;
 	t->closed = true;
 	t->open_handles = handles;
 	t->tick.data = t;
 	uv_close((uv_handle_t *)&t->tick, on_handle_closed);
-	for (size_t i = 0; i < t->n; i++)
+	for (size_t i = 0; i < t->n; i++) {
 		if (t->c[i].timer_init) {
 			t->c[i].kill_timer.data = t;
 			uv_close((uv_handle_t *)&t->c[i].kill_timer, on_handle_closed);
 		}
+		if (t->c[i].hc_timer_init) {
+			t->c[i].hc_timer.data = t;
+			uv_close((uv_handle_t *)&t->c[i].hc_timer, on_handle_closed);
+		}
+	}
 }
 
 static void advance(struct crt_task *t)
@@ -1025,6 +1133,8 @@ static struct runtime_task *crt_start(struct runtime *base, const struct runtime
 		c->stop_timeout_s = to > 0 ? (unsigned)(to < CRT_STOP_TIMEOUT_MAX ? to : CRT_STOP_TIMEOUT_MAX)
 					   : CRT_STOP_TIMEOUT_S;
 		c->stop_signal = SIGTERM;
+		json_t *hc = json_object_get(c->def, "healthCheck");
+		c->hc = json_is_array(json_object_get(hc, "command")) ? hc : NULL;
 		if (t->adopt)
 			hmap_put(rt->by_id, c->id, c);
 	}

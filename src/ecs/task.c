@@ -1019,6 +1019,32 @@ static bool essential_exited(struct ecs_cluster *cl, json_t *task)
 	return false;
 }
 
+/* ECS: a task's healthStatus follows its essential containers that have a health check: UNHEALTHY
+ * when one is, HEALTHY when all are, else UNKNOWN. */
+static void task_health(struct ecs_cluster *cl, json_t *task)
+{
+	json_t *rec = ecs__taskdef_record_any(cl->sc, ecs__str(task, "taskDefinitionArn"));
+	json_t *td = json_object_get(rec, "taskDefinition");
+	size_t i, j;
+	json_t *c, *cd;
+	int checked = 0, healthy = 0, unhealthy = 0;
+	json_array_foreach (json_object_get(task, "containers"), i, c) {
+		const char *hs = ecs__str(c, "healthStatus");
+		if (!hs)
+			continue;
+		json_array_foreach (json_object_get(td, "containerDefinitions"), j, cd) {
+			if (strcmp(ecs__str(cd, "name"), ecs__str(c, "name")) != 0 ||
+			    !json_is_true(json_object_get(cd, "essential")))
+				continue;
+			checked++;
+			healthy += strcmp(hs, "HEALTHY") == 0;
+			unhealthy += strcmp(hs, "UNHEALTHY") == 0;
+		}
+	}
+	const char *st = unhealthy ? "UNHEALTHY" : checked && healthy == checked ? "HEALTHY" : "UNKNOWN";
+	json_object_set_new(task, "healthStatus", json_string(st));
+}
+
 int ecs__submit_task_state_change(struct api_call *call, json_t *in, json_t **out, struct err **err)
 {
 	const char *status, *reason;
@@ -1047,6 +1073,7 @@ int ecs__submit_task_state_change(struct api_call *call, json_t *in, json_t **ou
 		if (apply_container(t, c, ecs__str(c, "containerName"), err) < 0)
 			return -1;
 	}
+	task_health(cl, t);
 	static const char *const times[] = {"pullStartedAt", "pullStoppedAt", "executionStoppedAt", NULL};
 	for (int k = 0; times[k]; k++) {
 		json_t *v = json_object_get(in, times[k]);
@@ -1100,6 +1127,7 @@ int ecs__submit_container_state_change(struct api_call *call, json_t *in, json_t
 	if (!ecs__task_stopped(t)) {
 		if (apply_container(t, in, name, err) < 0)
 			return -1;
+		task_health(cl, t);
 		touch(t);
 		ecs__task_save(cl, t);
 	}

@@ -3,8 +3,9 @@
 # from a busybox image that `gantry image import` built from Debian's busybox-static. Exit codes,
 # OOM kills, command and environment overrides, bridge networking with a dynamic host port reached
 # with curl on 127.0.0.1, host and none modes, links between containers, a volume two containers
-# share, dependsOn ordering, stop timeouts escalating to SIGKILL, an agent restart with containers
-# running, and nothing left behind once the tasks have stopped. Needs root.
+# share, dependsOn ordering, health checks turning HEALTHY and UNHEALTHY, stop timeouts escalating
+# to SIGKILL, an agent restart with containers running, and nothing left behind once the tasks have
+# stopped. Needs root.
 source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root"; exit 0; }
 for b in crun conmon /usr/lib/cni/bridge iptables; do
@@ -169,7 +170,48 @@ jcheck "... with the exit code it had while the agent was away (5)" "$TMP/task.j
 ok "stop the pair" aws1 ecs stop-task --cluster "$C" --task "$PAIR"
 ok "... STOPPED" wait_status "$PAIR" STOPPED 30
 
-# 6. Nothing left behind.
+# 6. Health checks: one that passes (and a container that waits for it to be HEALTHY), one that
+# fails.
+DEFS=$(
+	cat <<EOF
+[{"name":"good","image":"$IMG","memory":32,"stopTimeout":2,"command":["sh","-c","touch /tmp/ok; exec sleep 3600"],
+  "linuxParameters":{"initProcessEnabled":true},
+  "healthCheck":{"command":["CMD-SHELL","test -f /tmp/ok"],"interval":5,"timeout":2,"retries":1}},
+ {"name":"after","image":"$IMG","memory":32,"essential":false,"command":["sh","-c","exit 9"],
+  "dependsOn":[{"containerName":"good","condition":"HEALTHY"}]},
+ {"name":"bad","image":"$IMG","memory":32,"essential":false,"stopTimeout":2,"command":["sleep","3600"],
+  "linuxParameters":{"initProcessEnabled":true},
+  "healthCheck":{"command":["CMD","false"],"interval":5,"timeout":2,"retries":2}}]
+EOF
+)
+run_def health "$DEFS"
+ok "a task with health checks runs" wait_status "$TASK" RUNNING
+HEALTH=$TASK
+health_of() { # container -> its healthStatus
+	aws1 ecs describe-tasks --cluster "$C" --tasks "$HEALTH" \
+		--query "tasks[0].containers[?name=='$1'].healthStatus | [0]" --output text
+}
+until_is() { # seconds command... expected: polls until the command prints the expected text
+	local limit=$1 want=${*: -1}; shift
+	set -- "${@:1:$(($# - 1))}"
+	for _ in $(seq 1 $((limit * 2))); do
+		[ "$("$@" 2>/dev/null)" = "$want" ] && return 0
+		sleep 0.5
+	done
+	return 1
+}
+ok "the passing check makes its container HEALTHY" until_is 30 health_of good HEALTHY
+ok "the failing one makes its container UNHEALTHY after its retries" until_is 40 health_of bad UNHEALTHY
+describe "$HEALTH"
+jcheck "the task's health follows its essential container (HEALTHY)" "$TMP/task.json" \
+	"d['tasks'][0]['healthStatus'] == 'HEALTHY'"
+ok "the container that depends on HEALTHY started after it and exited 9" until_is 30 \
+	aws1 ecs describe-tasks --cluster "$C" --tasks "$HEALTH" \
+	--query "tasks[0].containers[?name=='after'].exitCode | [0]" --output text 9
+ok "stop the health task" aws1 ecs stop-task --cluster "$C" --task "$HEALTH"
+ok "... STOPPED" wait_status "$HEALTH" STOPPED 30
+
+# 7. Nothing left behind.
 sleep 2
 check "no container left in crun's state" bash -c "[ -z \"\$(ls -A $AGENT_STATE/crun-runtime/crun/crun 2>/dev/null)\" ]"
 check "no exit file left" bash -c "[ -z \"\$(ls -A $AGENT_STATE/crun-runtime/crun/exits 2>/dev/null)\" ]"
