@@ -2,8 +2,8 @@
 # Installs the Debian packages gantry needs. Usage: scripts/deps.sh build|test|bench
 # Only what is missing is installed, so a second run is quick and offline-safe.
 set -euo pipefail
-BUILD_PKGS="build-essential pkg-config libuv1-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev libarchive-dev zlib1g-dev"
-TEST_PKGS="$BUILD_PKGS libcmocka-dev clang libclang-rt-14-dev clang-format awscli python3-boto3 sqlite3 curl skopeo busybox-static docker-registry podman conmon crun tini containernetworking-plugins iptables"
+BUILD_PKGS="build-essential pkg-config libuv1-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev libarchive-dev zlib1g-dev crun conmon tini containernetworking-plugins iptables busybox-static"
+TEST_PKGS="$BUILD_PKGS libcmocka-dev clang libclang-rt-14-dev clang-format awscli python3-boto3 sqlite3 curl skopeo docker-registry podman"
 BENCH_PKGS="$TEST_PKGS wrk"
 case "${1:-build}" in
 build) want=$BUILD_PKGS ;;

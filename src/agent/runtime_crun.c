@@ -1227,7 +1227,12 @@ struct runtime *runtime_crun_new(uv_loop_t *loop, const struct runtime_crun_opts
 	rt->base.ops = &crt_ops;
 	rt->base.loop = loop;
 	rt->by_id = hmap_new();
-	rt->dir = xasprintf("%s/crun-runtime", o->state_dir);
+	/* Absolute: crun, conmon and the mount table see these paths from other directories. */
+	char cwd[4096];
+	if (o->state_dir[0] != '/' && getcwd(cwd, sizeof(cwd)))
+		rt->dir = xasprintf("%s/%s/crun-runtime", cwd, o->state_dir);
+	else
+		rt->dir = xasprintf("%s/crun-runtime", o->state_dir);
 	rt->tasks_dir = xasprintf("%s/tasks", rt->dir);
 	rt->netns_dir = xasprintf("%s/netns", rt->dir);
 	char *crun_state = xasprintf("%s/crun", rt->dir), *ipam = xasprintf("%s/cni", rt->dir),

@@ -28,9 +28,9 @@ static void usage(FILE *f)
 		"                          (default REGIONa) and ecs.instance-type "
 		"(default " AGENT_DEFAULT_INSTANCE ")\n"
 		"                          set the instance identity document\n"
-		"  --runtime NAME          what runs containers: crun (real containers under conmon +\n"
-		"                          crun; needs root) or fake (the default for now: starts no\n"
-		"                          processes, for hollow hosts)\n"
+		"  --runtime NAME          what runs containers: crun (the default: real containers under\n"
+		"                          conmon + crun; needs root) or fake (starts no processes: hollow\n"
+		"                          hosts; the default with --count)\n"
 		"  --count N               run N hollow agents in this process, each its own instance\n"
 		"                          (default 1)\n"
 		"  --state DIR             keeps the instance id and ARN across restarts (default "
@@ -88,7 +88,7 @@ int cmd_agent(int argc, char **argv)
 	if (env_nonempty("AWS_ENDPOINT_URL"))
 		o.server = env_nonempty("AWS_ENDPOINT_URL");
 	struct runtime_fake_opts fo = {0};
-	const char *runtime = "fake";
+	const char *runtime = NULL; /* crun, or fake for hollow agents (--count) */
 	struct agent_attr *attrs = xcalloc(AGENT_ATTRS_MAX, sizeof(*attrs));
 	char *attr_text[AGENT_ATTRS_MAX];
 	size_t nattrs = 0;
@@ -199,6 +199,13 @@ int cmd_agent(int argc, char **argv)
 		o.region = env_nonempty("AWS_DEFAULT_REGION");
 	o.attrs = attrs;
 	o.nattrs = nattrs;
+	if (!runtime)
+		runtime = o.count > 1 ? "fake" : "crun";
+	if (strcmp(runtime, "crun") == 0 && o.count > 1) {
+		fprintf(stderr, "gantry agent: the crun runtime runs one instance per host; --count is for "
+				"hollow agents (--runtime fake)\n");
+		goto out;
+	}
 	struct err *e = NULL;
 	if (agent_run(&o, runtime, &fo, &e) < 0) {
 		fprintf(stderr, "gantry agent: %s\n", e->msg);

@@ -546,8 +546,8 @@ static json_t *make_task(struct api_call *call, struct ecs_cluster *cl, struct e
 			snprintf(num, sizeof(num), "%lld", resv);
 			json_object_set_new(c, "memoryReservation", json_string(num));
 		}
-		if (json_object_get(cd, "healthCheck"))
-			json_object_set_new(c, "healthStatus", json_string("UNKNOWN"));
+		/* ECS: a container without a health check reports UNKNOWN. */
+		json_object_set_new(c, "healthStatus", json_string("UNKNOWN"));
 		json_t *bindings = json_array();
 		for (size_t m = 0; m < n->nmaps; m++) {
 			if (n->maps[m].container != (int)i)
@@ -1019,29 +1019,27 @@ static bool essential_exited(struct ecs_cluster *cl, json_t *task)
 	return false;
 }
 
-/* ECS: a task's healthStatus follows its essential containers that have a health check: UNHEALTHY
- * when one is, HEALTHY when all are, else UNKNOWN. */
+/* ECS: a task's healthStatus follows its essential containers: HEALTHY when all of them are,
+ * UNHEALTHY when one is, else UNKNOWN (a container without a health check stays UNKNOWN). */
 static void task_health(struct ecs_cluster *cl, json_t *task)
 {
 	json_t *rec = ecs__taskdef_record_any(cl->sc, ecs__str(task, "taskDefinitionArn"));
 	json_t *td = json_object_get(rec, "taskDefinition");
 	size_t i, j;
 	json_t *c, *cd;
-	int checked = 0, healthy = 0, unhealthy = 0;
+	int essential = 0, healthy = 0, unhealthy = 0;
 	json_array_foreach (json_object_get(task, "containers"), i, c) {
 		const char *hs = ecs__str(c, "healthStatus");
-		if (!hs)
-			continue;
 		json_array_foreach (json_object_get(td, "containerDefinitions"), j, cd) {
 			if (strcmp(ecs__str(cd, "name"), ecs__str(c, "name")) != 0 ||
 			    !json_is_true(json_object_get(cd, "essential")))
 				continue;
-			checked++;
-			healthy += strcmp(hs, "HEALTHY") == 0;
-			unhealthy += strcmp(hs, "UNHEALTHY") == 0;
+			essential++;
+			healthy += hs && strcmp(hs, "HEALTHY") == 0;
+			unhealthy += hs && strcmp(hs, "UNHEALTHY") == 0;
 		}
 	}
-	const char *st = unhealthy ? "UNHEALTHY" : checked && healthy == checked ? "HEALTHY" : "UNKNOWN";
+	const char *st = unhealthy ? "UNHEALTHY" : essential && healthy == essential ? "HEALTHY" : "UNKNOWN";
 	json_object_set_new(task, "healthStatus", json_string(st));
 }
 
