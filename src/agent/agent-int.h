@@ -17,6 +17,7 @@ struct agent__cont {
 	char *runtime_id; /* from the runtime, once RUNNING */
 	char *reason;	  /* why it stopped, when not a plain exit */
 	char *bindings;	  /* the host ports it got, as JSON text (a tenth of jansson's size), or NULL */
+	char *ip;	  /* awsvpc: the task's address, reported as its network interface */
 	int exit_code;
 	unsigned char status, sent,
 		acked; /* enum agent__status: now / in the report in flight / acknowledged */

@@ -67,6 +67,7 @@ static void task_free(struct agent__task *t)
 		free(t->c[i].runtime_id);
 		free(t->c[i].reason);
 		free(t->c[i].bindings);
+		free(t->c[i].ip);
 	}
 	free(t->c);
 	free(t->arn);
@@ -129,6 +130,9 @@ static json_t *cont_json(const struct agent__task *t, const struct agent__cont *
 	if (nb)
 		json_object_set_new(j, "networkBindings", nb);
 	jv_set_str(j, "runtimeId", c->runtime_id);
+	if (c->ip)
+		json_object_set_new(j, "networkInterfaces",
+				    json_pack("[{s:s}]", "privateIpv4Address", c->ip));
 	if (c->health)
 		jv_set_str(j, "healthStatus", c->health == RUNTIME_HEALTH_HEALTHY ? "HEALTHY" : "UNHEALTHY");
 	return j;
@@ -355,6 +359,8 @@ static void on_runtime_event(void *arg, const struct runtime_event *ev)
 		c->runtime_id = xstrdup(ev->runtime_id);
 		free(c->bindings);
 		c->bindings = ev->bindings ? jv_dump(ev->bindings) : NULL;
+		free(c->ip);
+		c->ip = ev->ip ? xstrdup(ev->ip) : NULL;
 	} else {
 		if (c->status == AS_STOPPED)
 			return;

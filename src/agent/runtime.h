@@ -68,9 +68,10 @@ struct runtime_event {
 	size_t index;				 /* the container: its position in the spec */
 	double pull_started_at, pull_stopped_at; /* PULLED: epoch seconds */
 	const char *runtime_id;			 /* RUNNING: the runtime's id of the container */
-	json_t *bindings;			 /* RUNNING: the host ports it got (array, or NULL) */
-	bool has_exit_code;			 /* STOPPED: false when the container never ran */
-	int exit_code;				 /* STOPPED: when has_exit_code */
+	const char *ip;	    /* RUNNING, awsvpc: the task's address (its network interface), else NULL */
+	json_t *bindings;   /* RUNNING: the host ports it got (array, or NULL) */
+	bool has_exit_code; /* STOPPED: false when the container never ran */
+	int exit_code;	    /* STOPPED: when has_exit_code */
 	const char
 		*reason; /* STOPPED: why, when not a plain exit ("CannotPullContainerError: ..."), or NULL */
 	enum runtime_health health; /* HEALTH: the new status */

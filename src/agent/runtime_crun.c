@@ -196,6 +196,7 @@ static void emit(struct crt_task *t, const struct runtime_event *ev)
 }
 
 static void hc_start(struct crt_cont *c);
+static bool is_mode(const struct crt_task *t, const char *mode);
 
 static void report_running(struct crt_cont *c)
 {
@@ -204,7 +205,8 @@ static void report_running(struct crt_cont *c)
 	struct runtime_event ev = {.kind = RUNTIME_CONTAINER_RUNNING,
 				   .index = c->idx,
 				   .runtime_id = c->id,
-				   .bindings = c->bindings};
+				   .bindings = c->bindings,
+				   .ip = is_mode(c->t, "awsvpc") && c->ip[0] ? c->ip : NULL};
 	emit(c->t, &ev);
 }
 

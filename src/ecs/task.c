@@ -2,6 +2,7 @@
  * ListTasks, the agents' SubmitTaskStateChange / SubmitContainerStateChange, and the lifecycle
  * (docs/agent-protocol.md §4). Internal members of a stored task start with '_'. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -147,6 +148,8 @@ void ecs__task_stop_now(struct ecs_cluster *cl, json_t *task, const char *code, 
 	json_array_foreach (json_object_get(task, "containers"), i, c) {
 		json_object_set_new(c, "lastStatus", json_string("STOPPED"));
 	}
+	json_array_foreach (json_object_get(task, "attachments"), i, c)
+		json_object_set_new(c, "status", json_string("DELETED"));
 	struct ecs_instance *in = task_instance(cl, task);
 	struct sched_usage u;
 	struct sched_port ports[SCHED_PORTS_MAX];
@@ -595,6 +598,19 @@ static json_t *make_task(struct api_call *call, struct ecs_cluster *cl, struct e
 	json_object_set_new(t, "tags", ra->tags ? json_deep_copy(ra->tags) : json_array());
 	if (ra->network)
 		json_object_set(t, "_networkConfiguration", ra->network);
+	const char *mode = ecs__str(ra->td, "networkMode");
+	if (mode && strcmp(mode, "awsvpc") == 0) {
+		/* awsvpc: the task's network interface, as ECS shows it: PRECREATED until the agent
+		 * reports the address it got, ATTACHED then, DELETED once the task stops. */
+		char aid[37];
+		ids_uuid(aid);
+		json_t *subnets =
+			json_object_get(json_object_get(ra->network, "awsvpcConfiguration"), "subnets");
+		json_array_append_new(json_object_get(t, "attachments"),
+				      json_pack("{s:s, s:s, s:s, s:[{s:s, s:O}]}", "id", aid, "type",
+						"ElasticNetworkInterface", "status", "PRECREATED", "details",
+						"name", "subnetId", "value", json_array_get(subnets, 0)));
+	}
 	json_object_set_new(t, "_instance", json_string(in->id));
 	json_object_set_new(t, "_usage",
 			    json_pack("{s:I, s:I, s:o}", "cpu", (json_int_t)n->cpu, "memory",
@@ -957,6 +973,21 @@ int ecs__list_tasks(struct api_call *call, json_t *in, json_t **out, struct err 
 
 /* Applies a container report {containerName|name, status, exitCode, reason, networkBindings,
  * runtimeId} to the task's container of that name. */
+/* The task's network interface got its address: ATTACHED, with ECS's details. */
+static void attach_address(json_t *task, json_t *att, const char *ip)
+{
+	if (strcmp(ecs__str(att, "status"), "PRECREATED") != 0)
+		return;
+	const char *arn = ecs__str(task, "taskArn");
+	const char *id = arn ? strrchr(arn, '/') : NULL;
+	char eni[32];
+	snprintf(eni, sizeof(eni), "eni-%.17s", id ? id + 1 : "00000000000000000");
+	json_object_set_new(att, "status", json_string("ATTACHED"));
+	json_t *details = json_object_get(att, "details");
+	json_array_append_new(details, json_pack("{s:s, s:s}", "name", "networkInterfaceId", "value", eni));
+	json_array_append_new(details, json_pack("{s:s, s:s}", "name", "privateIPv4Address", "value", ip));
+}
+
 static int apply_container(json_t *task, json_t *rep, const char *name, struct err **err)
 {
 	size_t i;
@@ -978,6 +1009,15 @@ static int apply_container(json_t *task, json_t *rep, const char *name, struct e
 			json_object_set(c, "networkBindings", v);
 		if ((v = json_object_get(rep, "healthStatus")) && json_is_string(v))
 			json_object_set(c, "healthStatus", v);
+		const char *ip = ecs__str(json_array_get(json_object_get(rep, "networkInterfaces"), 0),
+					  "privateIpv4Address");
+		json_t *att = json_array_get(json_object_get(task, "attachments"), 0);
+		if (ip && att) {
+			json_object_set_new(c, "networkInterfaces",
+					    json_pack("[{s:O, s:s}]", "attachmentId",
+						      json_object_get(att, "id"), "privateIpv4Address", ip));
+			attach_address(task, att, ip);
+		}
 		return 0;
 	}
 	return err_set(err, ERR_INVALID_PARAM, "The task has no container named '%s'", name);

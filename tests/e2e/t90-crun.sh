@@ -154,6 +154,38 @@ jcheck "the helper reached web by its link name and read the shared volume (exit
 	"[c for c in d['tasks'][0]['containers'] if c['name'] == 'helper'][0].get('exitCode') == 7"
 jcheck "... a non-essential exit leaves the task RUNNING" "$TMP/task.json" "d['tasks'][0]['lastStatus'] == 'RUNNING'"
 
+# 4b. The other network modes: awsvpc (an address of the task's own, reported on its attachment and
+# reached directly), none (only a loopback) and host (the host's interfaces).
+ok "register an awsvpc web task" aws1 ecs register-task-definition --family vpcweb --network-mode awsvpc \
+	--container-definitions "[{\"name\":\"web\",\"image\":\"$IMG\",\"memory\":64,\"stopTimeout\":3,\"command\":[\"httpd\",\"-f\",\"-p\",\"8080\",\"-h\",\"/www\"],\"portMappings\":[{\"containerPort\":8080}],\"linuxParameters\":{\"initProcessEnabled\":true}}]"
+ok "run it with a network configuration" aws1 ecs run-task --cluster "$C" --task-definition vpcweb \
+	--network-configuration 'awsvpcConfiguration={subnets=[subnet-0a1b2c3d]}'
+VPC=$(jget "$TMP/out" "d['tasks'][0]['taskArn']")
+ok "... RUNNING" wait_status "$VPC" RUNNING
+describe "$VPC"
+jcheck "its network interface is ATTACHED with the task's address" "$TMP/task.json" \
+	"[a for a in d['tasks'][0]['attachments'] if a['type'] == 'ElasticNetworkInterface'][0]['status'] == 'ATTACHED' and {x['name']: x['value'] for x in d['tasks'][0]['attachments'][0]['details']}['privateIPv4Address'] == d['tasks'][0]['containers'][0]['networkInterfaces'][0]['privateIpv4Address']"
+VIP=$(jget "$TMP/task.json" "d['tasks'][0]['containers'][0]['networkInterfaces'][0]['privateIpv4Address']")
+ok "curl reaches the task at its own address" curl -sf --max-time 5 "http://$VIP:8080/index.html"
+ok "stop it" aws1 ecs stop-task --cluster "$C" --task "$VPC"
+ok "... STOPPED" wait_status "$VPC" STOPPED 30
+describe "$VPC"
+jcheck "... and its network interface DELETED" "$TMP/task.json" "d['tasks'][0]['attachments'][0]['status'] == 'DELETED'"
+
+ok "register a networkMode none task" aws1 ecs register-task-definition --family nonet --network-mode none \
+	--container-definitions "[{\"name\":\"app\",\"image\":\"$IMG\",\"memory\":32,\"command\":[\"sh\",\"-c\",\"[ \\\"\$(ls /sys/class/net)\\\" = lo ] && exit 4; exit 1\"]}]"
+TASK=$(aws1 ecs run-task --cluster "$C" --task-definition nonet --query 'tasks[0].taskArn' --output text)
+ok "... stops" wait_status "$TASK" STOPPED
+describe "$TASK"
+jcheck "... having seen only a loopback interface (exit 4)" "$TMP/task.json" "d['tasks'][0]['containers'][0]['exitCode'] == 4"
+
+ok "register a networkMode host task" aws1 ecs register-task-definition --family hostnet --network-mode host \
+	--container-definitions "[{\"name\":\"app\",\"image\":\"$IMG\",\"memory\":32,\"command\":[\"sh\",\"-c\",\"[ -e /sys/class/net/$BRIDGE ] && exit 6; exit 1\"]}]"
+TASK=$(aws1 ecs run-task --cluster "$C" --task-definition hostnet --query 'tasks[0].taskArn' --output text)
+ok "... stops" wait_status "$TASK" STOPPED
+describe "$TASK"
+jcheck "... having seen the host's own bridge (exit 6)" "$TMP/task.json" "d['tasks'][0]['containers'][0]['exitCode'] == 6"
+
 # 5. The agent restarts while a container runs: re-adopted, its exit still reported.
 run_def later "[{\"name\":\"app\",\"image\":\"$IMG\",\"memory\":32,\"command\":[\"sh\",\"-c\",\"sleep 4; exit 5\"]}]"
 ok "a task that exits by itself after 4 s runs" wait_status "$TASK" RUNNING
