@@ -932,12 +932,32 @@ static void reg_free(struct reg *r)
 	free(r);
 }
 
-char *metadata_register(struct metadata_srv *srv, const char *id, const char *host,
+static bool token_valid(const char *s, size_t n)
+{
+	if (!s || n != METADATA_TOKEN_LEN)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+const char *metadata_uri_token(const char *uri)
+{
+	const char *p = uri ? strstr(uri, "/v4/") : NULL;
+	return p && token_valid(p + 4, strlen(p + 4)) ? p + 4 : NULL;
+}
+
+char *metadata_register(struct metadata_srv *srv, const char *id, const char *token, const char *host,
 			const struct metadata_provider *provider, void *arg)
 {
 	metadata_unregister(srv, id);
 	struct reg *r = xcalloc(1, sizeof(*r));
-	ids_hex32(r->token);
+	/* A token another container holds is not taken over. */
+	if (token_valid(token, token ? strlen(token) : 0) && !hmap_get(srv->by_token, token))
+		snprintf(r->token, sizeof(r->token), "%s", token);
+	else
+		ids_hex32(r->token);
 	r->id = xstrdup(id);
 	r->provider = provider;
 	r->arg = arg;
@@ -1080,11 +1100,8 @@ static bool split_path(const char *path, char token[METADATA_TOKEN_LEN + 1], cha
 		return false;
 	const char *p = path + 4;
 	size_t n = strcspn(p, "/");
-	if (n != METADATA_TOKEN_LEN)
+	if (!token_valid(p, n))
 		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isxdigit((unsigned char)p[i]))
-			return false;
 	memcpy(token, p, n);
 	token[n] = '\0';
 	p += n;

@@ -224,12 +224,17 @@ int metadata_listen_netns(struct metadata_srv *srv, const char *netns, int fd, s
  * it has not answered get a 503). Unknown paths are ignored. */
 void metadata_unlisten_netns(struct metadata_srv *srv, const char *netns);
 
-/* Registers container id (the runtime's id; at most CRUNRT_ID_MAX bytes) under a new random token,
- * replacing an earlier registration of the same id. host (required) goes into the URI. provider
- * (borrowed: static) and arg serve its requests. Returns its URI, "http://HOST:PORT/v4/TOKEN" (host:
- * metadata_uri_host()), a new string the caller frees: the value of METADATA_ENV. */
-char *metadata_register(struct metadata_srv *srv, const char *id, const char *host,
+/* Registers container id (the runtime's id; at most CRUNRT_ID_MAX bytes), replacing an earlier
+ * registration of the same id. token is NULL for a new random one, or the token of a URI this
+ * returned in an earlier life of the agent (metadata_uri_token()), so that a re-adopted container's
+ * METADATA_ENV keeps working; one that is not METADATA_TOKEN_LEN hex digits gets a new one. host
+ * (required) goes into the URI. provider (borrowed: static) and arg serve its requests. Returns its
+ * URI, "http://HOST:PORT/v4/TOKEN" (host: metadata_uri_host()), a new string the caller frees: the
+ * value of METADATA_ENV. */
+char *metadata_register(struct metadata_srv *srv, const char *id, const char *token, const char *host,
 			const struct metadata_provider *provider, void *arg);
+/* The token of a URI metadata_register() returned (borrowed from uri), or NULL when uri has none. */
+const char *metadata_uri_token(const char *uri);
 /* Forgets container id: its token answers 404 from now on, and its previous stats sample goes.
  * Unknown ids are ignored. */
 void metadata_unregister(struct metadata_srv *srv, const char *id);

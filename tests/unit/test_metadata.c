@@ -822,8 +822,9 @@ static void test_routing(void **state)
 
 	struct fake f;
 	fake_init(&f);
-	char *uri0 = metadata_register(srv, f.c[0].id, metadata_uri_host("host", NULL), &fake_provider, &f);
-	char *uri1 = metadata_register(srv, f.c[1].id, "127.0.0.1", &fake_provider, &f);
+	char *uri0 =
+		metadata_register(srv, f.c[0].id, NULL, metadata_uri_host("host", NULL), &fake_provider, &f);
+	char *uri1 = metadata_register(srv, f.c[1].id, NULL, "127.0.0.1", &fake_provider, &f);
 	char want[64];
 	snprintf(want, sizeof(want), "http://127.0.0.1:%u/v4/", port);
 	assert_true(strncmp(uri0, want, strlen(want)) == 0);
@@ -928,17 +929,37 @@ static void test_routing(void **state)
 	r = get(&loop, port, uri_path(uri1));
 	assert_int_equal(r.status, 404);
 	free(r.body);
-	char *uri1b = metadata_register(srv, f.c[1].id, "127.0.0.1", &fake_provider, &f);
+	char *uri1b = metadata_register(srv, f.c[1].id, NULL, "127.0.0.1", &fake_provider, &f);
 	assert_string_not_equal(uri1b, uri1);
 	r = get(&loop, port, uri_path(uri1b));
 	assert_int_equal(r.status, 200);
 	free(r.body);
-	char *uri0b = metadata_register(srv, f.c[0].id, "127.0.0.1", &fake_provider, &f);
+	char *uri0b = metadata_register(srv, f.c[0].id, NULL, "127.0.0.1", &fake_provider, &f);
 	r = get(&loop, port, uri_path(uri0));
 	assert_int_equal(r.status, 404);
 	free(r.body);
 
-	/* A stats read still in flight when the server closes: the loop ends, nothing leaks. */
+	/* A re-adopted container keeps its token (an agent restart); a token another container
+	 * holds, or one that is not a token, is replaced by a new one. */
+	const char *tok = metadata_uri_token(uri0b);
+	assert_non_null(tok);
+	assert_int_equal(strlen(tok), METADATA_TOKEN_LEN);
+	assert_null(metadata_uri_token("http://127.0.0.1:1/v4/short"));
+	assert_null(metadata_uri_token(NULL));
+	char *keep = xstrdup(tok);
+	metadata_unregister(srv, f.c[0].id);
+	char *uri0c = metadata_register(srv, f.c[0].id, keep, "127.0.0.1", &fake_provider, &f);
+	assert_string_equal(uri0c, uri0b);
+	r = get(&loop, port, uri_path(uri0c));
+	assert_int_equal(r.status, 200);
+	free(r.body);
+	char *stolen = metadata_register(srv, f.c[1].id, keep, "127.0.0.1", &fake_provider, &f);
+	assert_string_not_equal(stolen, uri0c);
+	char *fresh = metadata_register(srv, "other", "not-a-token", "127.0.0.1", &fake_provider, &f);
+	assert_non_null(metadata_uri_token(fresh));
+	free(keep), free(uri0c), free(stolen), free(fresh);
+
+	/* Closed: nobody listens any more, the loop ends, nothing leaks. */
 	metadata_srv_close(srv);
 	metadata_srv_close(NULL);
 	drain(&loop);
@@ -961,7 +982,7 @@ static void test_close_in_flight(void **state)
 	assert_int_equal(metadata_listen_addr(srv, "127.0.0.1", 0, &e), 0);
 	struct fake f;
 	fake_init(&f);
-	char *uri = metadata_register(srv, f.c[0].id, "127.0.0.1", &fake_provider, &f);
+	char *uri = metadata_register(srv, f.c[0].id, NULL, "127.0.0.1", &fake_provider, &f);
 	/* A client asks for stats; the server closes while the read may still be on the pool. */
 	int s = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -1026,7 +1047,8 @@ static void test_netns_listener(void **state)
 	struct fake f;
 	fake_init(&f);
 	f.c[0].netns = ns; /* its networks: the namespace's (only lo: none shown) */
-	char *uri = metadata_register(srv, f.c[0].id, metadata_uri_host("none", NULL), &fake_provider, &f);
+	char *uri =
+		metadata_register(srv, f.c[0].id, NULL, metadata_uri_host("none", NULL), &fake_provider, &f);
 	assert_true(strncmp(uri, "http://127.0.0.1:", 17) == 0);
 
 	/* From inside the namespace: the task document. */
@@ -1188,8 +1210,8 @@ static void test_bridge_gateway(void **state)
 	fake_init(&f);
 	f.c[0].network_mode = "bridge";
 	f.c[0].ipv4 = ip.addr;
-	char *uri = metadata_register(srv, f.c[0].id, metadata_uri_host("bridge", ip.gateway), &fake_provider,
-				      &f);
+	char *uri = metadata_register(srv, f.c[0].id, NULL, metadata_uri_host("bridge", ip.gateway),
+				      &fake_provider, &f);
 	char want[64];
 	snprintf(want, sizeof(want), "http://%s:%u/v4/", BR_GATEWAY, port);
 	assert_true(strncmp(uri, want, strlen(want)) == 0);
