@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -510,18 +513,39 @@ static unsigned connection_limit(void)
 	return n > HSRV_CONNECTIONS_MAX ? HSRV_CONNECTIONS_MAX : (unsigned)n;
 }
 
-struct hsrv *hsrv_start(uv_loop_t *loop, const struct sockaddr_storage *addr, size_t max_body,
-			hsrv_handler handler, void *arg, struct err **err)
+/* Everything after the daemon is up: the loop handles that drive it. */
+static void attach_loop(struct hsrv *srv)
+{
+	const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	uv_timer_init(srv->loop, &srv->timer);
+	srv->timer.data = srv;
+	uv_poll_init(srv->loop, &srv->poll, di->epoll_fd);
+	srv->poll.data = srv;
+	srv->open_handles = 2;
+	uv_poll_start(&srv->poll, UV_READABLE, on_poll);
+	run_mhd(srv);
+}
+
+static struct hsrv *srv_new(uv_loop_t *loop, size_t max_body, hsrv_handler handler, void *arg)
 {
 	struct hsrv *srv = xcalloc(1, sizeof(*srv));
 	srv->loop = loop;
 	srv->max_body = max_body;
 	srv->handler = handler;
 	srv->arg = arg;
-	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	/* A peer that goes away mid-answer must not kill the process. With SIGPIPE ignored, MHD may
 	 * also send files (blobs) with sendfile(2) instead of 4 KiB pread/send pairs. */
 	signal(SIGPIPE, SIG_IGN);
+	return srv;
+}
+
+#define HSRV_FLAGS (MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG)
+
+struct hsrv *hsrv_start(uv_loop_t *loop, const struct sockaddr_storage *addr, size_t max_body,
+			hsrv_handler handler, void *arg, struct err **err)
+{
+	struct hsrv *srv = srv_new(loop, max_body, handler, arg);
+	unsigned flags = HSRV_FLAGS;
 	if (addr->ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	srv->mhd = MHD_start_daemon(
@@ -546,14 +570,57 @@ struct hsrv *hsrv_start(uv_loop_t *loop, const struct sockaddr_storage *addr, si
 	}
 	const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	srv->port = di ? di->port : 0;
-	di = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-	uv_timer_init(loop, &srv->timer);
-	srv->timer.data = srv;
-	uv_poll_init(loop, &srv->poll, di->epoll_fd);
-	srv->poll.data = srv;
-	srv->open_handles = 2;
-	uv_poll_start(&srv->poll, UV_READABLE, on_poll);
-	run_mhd(srv);
+	attach_loop(srv);
+	return srv;
+}
+
+/* The port a socket is bound to, or 0. */
+static int sock_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return 0;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)(const void *)&ss)->sin_port);
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)(const void *)&ss)->sin6_port);
+	return 0;
+}
+
+struct hsrv *hsrv_start_fd(uv_loop_t *loop, int fd, size_t max_body, hsrv_handler handler, void *arg,
+			   struct err **err)
+{
+	struct stat before;
+	if (fstat(fd, &before) != 0 || !S_ISSOCK(before.st_mode)) {
+		err_set(err, ERR_INVALID_PARAM, "fd %d is not a socket", fd);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	struct hsrv *srv = srv_new(loop, max_body, handler, arg);
+	srv->port = sock_port(fd);
+	srv->mhd = MHD_start_daemon(
+		HSRV_FLAGS, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+		MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+		MHD_OPTION_UNESCAPE_CALLBACK, identity_unescape, srv, MHD_OPTION_CONNECTION_LIMIT,
+		connection_limit(), MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HSRV_CONNECTION_TIMEOUT_S,
+		MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 1, MHD_OPTION_END);
+	if (!srv->mhd) {
+		/* Whether a failed MHD_start_daemon closed a socket it was given differs between
+		 * versions: close it only while the number still names the same socket, never a file
+		 * some other thread has opened under that number since. */
+		struct stat after;
+		if (fstat(fd, &after) == 0 && after.st_dev == before.st_dev && after.st_ino == before.st_ino)
+			close(fd);
+		err_set(err, ERR_SYS, "cannot serve HTTP on the listening socket (port %d)", srv->port);
+		free(srv);
+		return NULL;
+	}
+	attach_loop(srv);
 	return srv;
 }
 

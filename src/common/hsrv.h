@@ -40,6 +40,11 @@ int hsrv_parse_addr(const char *s, struct sockaddr_storage *out, struct err **er
  * or NULL with *err (e.g. the address is in use). */
 struct hsrv *hsrv_start(uv_loop_t *loop, const struct sockaddr_storage *addr, size_t max_body,
 			hsrv_handler handler, void *arg, struct err **err);
+/* Like hsrv_start, serving on fd: a socket that is already bound and listening (one made in another
+ * network namespace, say). Takes ownership of fd: closed by hsrv_stop(), and on failure. Returns a
+ * new server (hsrv_port() is the socket's port), or NULL with *err. */
+struct hsrv *hsrv_start_fd(uv_loop_t *loop, int fd, size_t max_body, hsrv_handler handler, void *arg,
+			   struct err **err);
 /* Called on the loop thread when a request's headers are in, before any of its body. Returns false
  * to leave the request to the normal handler (body buffered up to max_body), or true when it takes
  * the request: then, before returning, it either answers (hreq_respond*, the body is discarded) or
