@@ -968,7 +968,7 @@ char *metadata_register(struct metadata_srv *srv, const char *id, const char *to
 
 void metadata_unregister(struct metadata_srv *srv, const char *id)
 {
-	struct reg *r = hmap_del(srv->by_id, id);
+	struct reg *r = srv ? hmap_del(srv->by_id, id) : NULL;
 	if (!r)
 		return;
 	hmap_del(srv->by_token, r->token);
@@ -1265,6 +1265,8 @@ int metadata_listen_netns(struct metadata_srv *srv, const char *netns, int fd, s
 
 void metadata_unlisten_netns(struct metadata_srv *srv, const char *netns)
 {
+	if (!srv)
+		return;
 	struct listener **pp = &srv->listeners;
 	while (*pp && !((*pp)->netns && strcmp((*pp)->key, netns) == 0))
 		pp = &(*pp)->next;

@@ -221,7 +221,7 @@ int metadata_netns_socket(const char *netns, unsigned port, struct err **err);
  * alive: metadata_unlisten_netns() once the container is gone. Returns 0, or -1 with *err. */
 int metadata_listen_netns(struct metadata_srv *srv, const char *netns, int fd, struct err **err);
 /* Drops a reference taken by metadata_listen_netns(); the last one stops the listener (requests
- * it has not answered get a 503). Unknown paths are ignored. */
+ * it has not answered get a 503). Unknown paths, and a NULL srv (closed), are ignored. */
 void metadata_unlisten_netns(struct metadata_srv *srv, const char *netns);
 
 /* Registers container id (the runtime's id; at most CRUNRT_ID_MAX bytes), replacing an earlier
@@ -236,7 +236,7 @@ char *metadata_register(struct metadata_srv *srv, const char *id, const char *to
 /* The token of a URI metadata_register() returned (borrowed from uri), or NULL when uri has none. */
 const char *metadata_uri_token(const char *uri);
 /* Forgets container id: its token answers 404 from now on, and its previous stats sample goes.
- * Unknown ids are ignored. */
+ * Unknown ids, and a NULL srv (closed), are ignored. */
 void metadata_unregister(struct metadata_srv *srv, const char *id);
 
 #endif

@@ -99,6 +99,7 @@ struct runtime_crun_opts {
 	/* The agent's server and credentials: its registry is gantry's own (ECR passwords). */
 	const char *server, *access_key, *secret, *region;
 	const char *bridge, *subnet; /* the CNI bridge and subnet; NULL = cni.h's defaults */
+	unsigned metadata_port;	     /* the task metadata endpoint's; 0 = METADATA_PORT_DEFAULT */
 };
 
 /* Both runtimes' options, for runtime_new(); either may be NULL for the defaults (crun needs its

@@ -29,6 +29,7 @@
 #include "agent/cni.h"
 #include "agent/crun.h"
 #include "agent/image.h"
+#include "agent/metadata.h"
 #include "agent/ocispec.h"
 #include "agent/rootfs.h"
 #include "agent/runtime.h"
@@ -83,6 +84,9 @@ struct crt_cont {
 	double hc_since; /* when it started running: startPeriod counts from here */
 	uv_timer_t hc_timer;
 	bool hc_timer_init, hc_running;
+	char *meta_uri; /* its ECS_CONTAINER_METADATA_URI_V4 */
+	char *cg_path;	/* its cgroups path */
+	double started_at, finished_at;
 	bool has_exit_code;
 	int exit_code;
 	char *reason;
@@ -94,12 +98,14 @@ struct crt_task {
 	struct crt_task *prev, *next;
 	char *id, *dir, *mode;
 	json_t *taskdef;
-	char *netns; /* awsvpc: the task's namespace */
-	json_t *cni; /* awsvpc: its CNI result */
+	char *netns;	  /* awsvpc: the task's namespace */
+	char gateway[48]; /* bridge and awsvpc: the bridge's address (where the metadata server is) */
+	json_t *doc;	  /* the Task document the agent started it with */
+	json_t *cni;	  /* awsvpc: its CNI result */
 	size_t n;
 	struct crt_cont *c;
 	uv_timer_t tick;
-	double pull_started;
+	double pull_started, pull_stopped;
 	unsigned pulls_left;
 	int jobs;
 	char *fail; /* why no container can start (a pull or the network failed) */
@@ -123,6 +129,7 @@ struct crt {
 	unsigned long long caps;
 	char *host_resolv;
 	struct crt_task *tasks;
+	struct metadata_srv *meta;
 	bool closing;
 };
 
@@ -143,6 +150,7 @@ struct job {
 
 static void advance(struct crt_task *t);
 static void close_store(struct crt *rt);
+static void meta_register(struct crt_cont *c, const char *token);
 static void kick(struct crt_task *t);
 
 static void job_work(uv_work_t *w)
@@ -215,6 +223,10 @@ static void report_stopped(struct crt_cont *c)
 	if (c->state == CS_STOPPED)
 		return;
 	c->state = CS_STOPPED;
+	c->finished_at = clock_now();
+	metadata_unregister(c->t->rt->meta, c->id);
+	if (is_mode(c->t, "none") && c->netns)
+		metadata_unlisten_netns(c->t->rt->meta, c->netns);
 	if (c->timer_init)
 		uv_timer_stop(&c->kill_timer);
 	if (c->hc_timer_init)
@@ -362,10 +374,37 @@ static void net_work(struct job *j)
 	json_t *rec = task_record(t);
 	char *text = jv_dump(rec);
 	char *path = xasprintf("%s/task.json", t->dir);
+	/* (the gateway is read on the loop from the results: see task_gateway) */
 	fsx_write_file(path, text, strlen(text), 0600, true, &j->err);
 	free(path);
 	free(text);
 	json_decref(rec);
+}
+
+/* Where the task's containers reach the metadata server: the bridge's address for bridge and
+ * awsvpc (it listens there), a listener inside each namespace for none, 127.0.0.1 for host. */
+static void meta_listen(struct crt_task *t)
+{
+	struct crt *rt = t->rt;
+	struct err *e = NULL;
+	json_t *res = t->cni;
+	for (size_t i = 0; !res && i < t->n; i++)
+		res = t->c[i].cni;
+	struct cni_ip ip;
+	if (res && cni_result_ip(res, NULL, AF_INET, &ip, NULL) == 0 && ip.gateway[0]) {
+		snprintf(t->gateway, sizeof(t->gateway), "%s", ip.gateway);
+		if (metadata_listen_addr(rt->meta, t->gateway, 0, &e) < 0) {
+			log_warn("task %s: metadata endpoint on %s: %s", t->id, t->gateway, e->msg);
+			err_free(e), e = NULL;
+		}
+	}
+	if (is_mode(t, "none"))
+		for (size_t i = 0; i < t->n; i++)
+			if (t->c[i].netns && metadata_listen_netns(rt->meta, t->c[i].netns, -1, &e) < 0) {
+				log_warn("task %s: metadata endpoint in %s: %s", t->id, t->c[i].netns,
+					 e->msg);
+				err_free(e), e = NULL;
+			}
 }
 
 static void net_done(struct job *j)
@@ -375,6 +414,8 @@ static void net_done(struct job *j)
 	t->net_done = true;
 	if (j->err && !t->fail)
 		t->fail = xasprintf("TaskFailedToStart: network: %s", j->err->msg);
+	if (!t->fail)
+		meta_listen(t);
 }
 
 /* Reads what an earlier agent recorded about the task's network. */
@@ -492,8 +533,7 @@ static void create_work(struct job *j)
 	struct crt_task *t = c->t;
 	struct crt *rt = t->rt;
 	char *root = xasprintf("%s/rootfs", c->dir), *upper = xasprintf("%s/upper", c->dir),
-	     *work = xasprintf("%s/work", c->dir),
-	     *cgpath = xasprintf(CRT_CGROUP_PARENT "/%s/%s", t->id, c->id);
+	     *work = xasprintf("%s/work", c->dir), *cgpath = xstrdup(c->cg_path);
 	char *hosts = NULL, *hosts_links = NULL, *resolv = NULL, *hosts_path = NULL, *resolv_path = NULL,
 	     *hostname_path = NULL, *hostname_text = NULL, *text = NULL, *cfg = NULL, *host_hosts = NULL;
 	char *owned[32] = {0};
@@ -532,7 +572,11 @@ static void create_work(struct job *j)
 		netns = t->netns;
 	else if (c->netns)
 		netns = c->netns;
+	char *meta_env = c->meta_uri ? xasprintf(METADATA_ENV "=%s", c->meta_uri) : NULL;
+	const char *env[1] = {meta_env};
 	struct ocispec_in in = {
+		.env = env,
+		.nenv = meta_env ? 1 : 0,
 		.def = c->def,
 		.image_config = c->img->config->doc,
 		.rootfs = root,
@@ -550,8 +594,16 @@ static void create_work(struct job *j)
 		.cap_bounding = rt->caps,
 		.cgroup_v2 = crunrt_cgroups_v2(&rt->cg),
 	};
-	if (!(spec = ocispec_build(&in, &warnings, &j->err)))
+	spec = ocispec_build(&in, &warnings, &j->err);
+	free(meta_env);
+	if (!spec)
 		goto out;
+	if (c->meta_uri) {
+		/* kept, so that a restarted agent serves the same URI to the container */
+		char *p = xasprintf("%s/metadata-uri", c->dir);
+		fsx_write_file(p, c->meta_uri, strlen(c->meta_uri), 0600, false, NULL);
+		free(p);
+	}
 	size_t i;
 	json_t *w;
 	json_array_foreach (warnings, i, w)
@@ -598,6 +650,7 @@ static void create_done(struct job *j)
 		report_stopped(c);
 		return;
 	}
+	c->started_at = clock_now();
 	report_running(c);
 	if (c->exit_seen) /* it exited before the create job came back */
 		kick(c->t);
@@ -619,6 +672,13 @@ static void status_done(struct job *j)
 	if (c->adopted && c->state == CS_WAITING) {
 		/* An earlier agent's container: running, or over with its code. */
 		if (j->info.state == CRUNRT_RUNNING && j->info.conmon_alive && !j->info.exited) {
+			/* the same URI as before: the container has it in its environment */
+			char *p = xasprintf("%s/metadata-uri", c->dir);
+			char *uri = read_small(p);
+			free(p);
+			meta_register(c, uri ? metadata_uri_token(uri) : NULL);
+			free(uri);
+			c->started_at = clock_now();
 			report_running(c);
 			return;
 		}
@@ -892,6 +952,68 @@ static void cleanup_done(struct job *j)
 	j->t->cleaned = true;
 }
 
+/* ---- the task metadata endpoint ---- */
+
+static int meta_fill(void *arg, const char *id, struct metadata_task *out)
+{
+	struct crt_task *t = arg;
+	(void)id;
+	struct metadata_container *mc = xcalloc(t->n, sizeof(*mc));
+	for (size_t i = 0; i < t->n; i++) {
+		struct crt_cont *c = &t->c[i];
+		struct metadata_container *m = &mc[i];
+		static const char *const status[] = {"PENDING", "PENDING", "RUNNING", "RUNNING", "STOPPED"};
+		m->id = c->id;
+		m->name = c->name;
+		m->image = def_str(c->def, "image");
+		m->image_id = c->img ? c->img->digest : NULL;
+		m->labels = json_object_get(c->def, "dockerLabels");
+		m->desired_status = t->stop_requested ? "STOPPED" : "RUNNING";
+		m->known_status = status[c->state];
+		m->has_exit_code = c->state == CS_STOPPED && c->has_exit_code;
+		m->exit_code = c->exit_code;
+		m->cpu = (double)json_integer_value(json_object_get(c->def, "cpu"));
+		json_int_t mem = json_integer_value(json_object_get(c->def, "memory"));
+		m->memory = mem ? mem : json_integer_value(json_object_get(c->def, "memoryReservation"));
+		m->created_at = m->started_at = c->started_at;
+		m->finished_at = c->state == CS_STOPPED ? c->finished_at : 0;
+		json_t *lc = json_object_get(c->def, "logConfiguration");
+		m->log_driver = def_str(lc, "logDriver");
+		m->log_options = json_object_get(lc, "options");
+		m->network_mode = t->mode;
+		m->ipv4 = c->ip[0] ? c->ip : NULL;
+		m->cgroups = &t->rt->cg;
+		m->netns = is_mode(t, "host") ? NULL : t->netns ? t->netns : c->netns;
+		/* the cgroups path is what create_work gave crun */
+		m->cgroups_path = c->cg_path;
+	}
+	out->doc = t->doc;
+	out->desired_status = t->stop_requested ? "STOPPED" : "RUNNING";
+	out->pull_started_at = t->pull_started;
+	out->pull_stopped_at = t->pull_stopped;
+	out->containers = mc;
+	out->ncontainers = t->n;
+	return 0;
+}
+
+static void meta_release(void *arg, struct metadata_task *mt)
+{
+	(void)arg;
+	free((void *)mt->containers);
+}
+
+static const struct metadata_provider meta_provider = {meta_fill, meta_release};
+
+/* Gives c its metadata URI (token: an earlier agent's, for an adopted container). */
+static void meta_register(struct crt_cont *c, const char *token)
+{
+	struct crt_task *t = c->t;
+	free(c->meta_uri);
+	c->meta_uri = metadata_register(t->rt->meta, c->id, token,
+					metadata_uri_host(t->mode, t->gateway[0] ? t->gateway : NULL),
+					&meta_provider, t);
+}
+
 /* ---- the state machine ---- */
 
 static void on_pulled(void *arg, const struct image *img, const struct err *e)
@@ -940,12 +1062,14 @@ static void task_free(struct crt_task *t)
 		if (hmap_get(rt->by_id, c->id) == c)
 			hmap_del(rt->by_id, c->id);
 		image_unuse(rt->images, c->img);
-		free(c->name), free(c->dir), free(c->netns), free(c->reason);
+		metadata_unregister(rt->meta, c->id);
+		free(c->name), free(c->dir), free(c->netns), free(c->reason), free(c->meta_uri),
+			free(c->cg_path);
 		json_decref(c->def), json_decref(c->bindings), json_decref(c->cni);
 	}
 	free(t->c);
 	free(t->id), free(t->dir), free(t->mode), free(t->netns), free(t->fail);
-	json_decref(t->taskdef), json_decref(t->cni);
+	json_decref(t->taskdef), json_decref(t->cni), json_decref(t->doc);
 	free(t);
 	if (rt->closing && !rt->tasks)
 		close_store(rt);
@@ -1001,9 +1125,10 @@ static void advance(struct crt_task *t)
 		if (t->pulls_left > 0)
 			return;
 		t->pulled = true;
+		t->pull_stopped = clock_now();
 		struct runtime_event ev = {.kind = RUNTIME_PULLED,
 					   .pull_started_at = t->pull_started,
-					   .pull_stopped_at = clock_now()};
+					   .pull_stopped_at = t->pull_stopped};
 		emit(t, &ev);
 		if (t->adopt) {
 			struct err *e = NULL;
@@ -1012,6 +1137,8 @@ static void advance(struct crt_task *t)
 				err_free(e);
 			}
 			t->net_done = true;
+			if (!t->fail)
+				meta_listen(t);
 			for (size_t i = 0; i < t->n; i++) {
 				t->c[i].adopted = true;
 				job_run(t, &t->c[i], status_work, status_done);
@@ -1048,6 +1175,7 @@ static void advance(struct crt_task *t)
 				report_stopped(c);
 			} else if (r > 0 && c->img) {
 				c->state = CS_STARTING;
+				meta_register(c, NULL);
 				hmap_put(t->rt->by_id, c->id, c);
 				job_run(t, c, create_work, create_done);
 			}
@@ -1116,6 +1244,7 @@ static struct runtime_task *crt_start(struct runtime *base, const struct runtime
 	t->dir = xasprintf("%s/%s", rt->tasks_dir, id);
 	t->mode = xstrdup(mode);
 	t->taskdef = json_incref(spec->taskdef);
+	t->doc = json_incref(spec->task);
 	t->n = spec->ncontainers;
 	t->c = xcalloc(t->n ? t->n : 1, sizeof(*t->c));
 	char *rec = xasprintf("%s/task.json", t->dir);
@@ -1131,6 +1260,7 @@ static struct runtime_task *crt_start(struct runtime *base, const struct runtime
 		c->bindings = json_incref(sc->bindings);
 		snprintf(c->id, sizeof(c->id), "%s-%zu", id, i);
 		c->dir = xasprintf("%s/%zu", t->dir, i);
+		c->cg_path = xasprintf(CRT_CGROUP_PARENT "/%s/%s", id, c->id);
 		json_int_t to = json_integer_value(json_object_get(c->def, "stopTimeout"));
 		c->stop_timeout_s = to > 0 ? (unsigned)(to < CRT_STOP_TIMEOUT_MAX ? to : CRT_STOP_TIMEOUT_MAX)
 					   : CRT_STOP_TIMEOUT_S;
@@ -1195,6 +1325,8 @@ static void crt_close(struct runtime *base)
 	rt->closing = true;
 	crunrt_watch_close(rt->watch);
 	rt->watch = NULL;
+	metadata_srv_close(rt->meta);
+	rt->meta = NULL;
 	if (!rt->tasks)
 		close_store(rt);
 }
@@ -1266,6 +1398,14 @@ struct runtime *runtime_crun_new(uv_loop_t *loop, const struct runtime_crun_opts
 	ocispec_rlimit_max(rt->rlimit_max);
 	rt->caps = ocispec_cap_bounding();
 	rt->host_resolv = read_small("/etc/resolv.conf");
+	/* Host-mode containers reach the metadata endpoint on the host's loopback. Another agent on
+	 * this host may hold the port: the containers here then go without one (a warning). */
+	rt->meta = metadata_srv_new(loop, o->metadata_port);
+	struct err *me = NULL;
+	if (metadata_listen_addr(rt->meta, "127.0.0.1", 0, &me) < 0) {
+		log_warn("task metadata endpoint on 127.0.0.1: %s", me->msg);
+		err_free(me);
+	}
 	free(crun_state), free(ipam), free(images);
 	return &rt->base;
 fail:

@@ -38,6 +38,7 @@ static void usage(FILE *f)
 		"  --bridge NAME           crun runtime: the host bridge of bridge-mode tasks (default "
 		"gantry0)\n"
 		"  --subnet CIDR           crun runtime: their addresses (default 172.31.200.0/22)\n"
+		"  --metadata-port N       crun runtime: the task metadata endpoint's port (default 51678)\n"
 		"  --fake-start-delay S    fake runtime: seconds from PENDING to RUNNING (default 0)\n"
 		"  --fake-exit-after S     fake runtime: containers exit on their own after S seconds\n"
 		"                          (default: they run until stopped, then exit with 143)\n"
@@ -104,6 +105,7 @@ int cmd_agent(int argc, char **argv)
 		{"state", required_argument, NULL, 'S'},
 		{"bridge", required_argument, NULL, 'B'},
 		{"subnet", required_argument, NULL, 'N'},
+		{"metadata-port", required_argument, NULL, 'M'},
 		{"fake-start-delay", required_argument, NULL, 'D'},
 		{"fake-exit-after", required_argument, NULL, 'E'},
 		{"fake-exit-code", required_argument, NULL, 'X'},
@@ -160,6 +162,13 @@ int cmd_agent(int argc, char **argv)
 		case 'S': o.state_dir = optarg; break;
 		case 'B': o.bridge = optarg; break;
 		case 'N': o.subnet = optarg; break;
+		case 'M':
+			if (parse_ll(optarg, 1, 65535, &v) < 0) {
+				fprintf(stderr, "gantry agent: --metadata-port must be 1..65535\n");
+				goto out;
+			}
+			o.metadata_port = (unsigned)v;
+			break;
 		case 'D':
 		case 'E':
 			if (parse_seconds(optarg, c == 'D' ? &fo.start_delay_ms : &fo.exit_after_ms) < 0) {

@@ -19,8 +19,9 @@ AGENT_PID=
 # A bridge and subnet of this test's own, so that nothing of the host's is touched.
 BRIDGE=gt$$
 SUBNET=172.31.$((200 + $$ % 50)).0/24
+META_PORT=$(e2epy -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 start_agent() {
-	"$GANTRY_BIN" agent --server "$ENDPOINT" --bridge "$BRIDGE" --subnet "$SUBNET" \
+	"$GANTRY_BIN" agent --server "$ENDPOINT" --bridge "$BRIDGE" --subnet "$SUBNET" --metadata-port "$META_PORT" \
 		--cluster "$C" --runtime crun --state "$AGENT_STATE" >>"$TMP/agent.log" 2>&1 &
 	AGENT_PID=$!
 	EXTRA_PIDS+=($AGENT_PID)
@@ -185,6 +186,20 @@ TASK=$(aws1 ecs run-task --cluster "$C" --task-definition hostnet --query 'tasks
 ok "... stops" wait_status "$TASK" STOPPED
 describe "$TASK"
 jcheck "... having seen the host's own bridge (exit 6)" "$TMP/task.json" "d['tasks'][0]['containers'][0]['exitCode'] == 6"
+
+# 4c. The task metadata endpoint v4, from inside the container, in each network mode.
+META_CMD='wget -q -O /tmp/t "$ECS_CONTAINER_METADATA_URI_V4/task" && grep -q "\"TaskARN\":\"arn:aws:ecs:" /tmp/t && wget -q -O /tmp/c "$ECS_CONTAINER_METADATA_URI_V4" && grep -q "\"DockerId\"" /tmp/c && wget -q -O /tmp/s "$ECS_CONTAINER_METADATA_URI_V4/stats" && grep -q "memory_stats" /tmp/s && wget -q -O /tmp/ts "$ECS_CONTAINER_METADATA_URI_V4/task/stats" && exit 8; exit 1'
+for mode in bridge host none awsvpc; do
+	extra=()
+	[ "$mode" = awsvpc ] && extra=(--network-configuration 'awsvpcConfiguration={subnets=[subnet-0a1b2c3d]}')
+	aws1 ecs register-task-definition --family "meta-$mode" --network-mode "$mode" \
+		--container-definitions "$(python3 -c 'import json,sys; print(json.dumps([{"name":"app","image":sys.argv[1],"memory":32,"command":["sh","-c",sys.argv[2]]}]))' "$IMG" "$META_CMD")" >/dev/null
+	TASK=$(aws1 ecs run-task --cluster "$C" --task-definition "meta-$mode" "${extra[@]}" --query 'tasks[0].taskArn' --output text)
+	ok "metadata endpoint ($mode): the task stops" wait_status "$TASK" STOPPED
+	describe "$TASK"
+	jcheck "... having read /, /task, /stats and /task/stats from inside (exit 8)" "$TMP/task.json" \
+		"d['tasks'][0]['containers'][0].get('exitCode') == 8"
+done
 
 # 5. The agent restarts while a container runs: re-adopted, its exit still reported.
 run_def later "[{\"name\":\"app\",\"image\":\"$IMG\",\"memory\":32,\"command\":[\"sh\",\"-c\",\"sleep 4; exit 5\"]}]"
