@@ -1,8 +1,9 @@
 #!/bin/bash
 # Real containers through the AWS CLI: `gantry agent --runtime crun` on this host runs tasks made
-# from a busybox image that `gantry image import` built from Debian's busybox-static. Exit codes,
-# OOM kills, command and environment overrides, bridge networking with a dynamic host port reached
-# with curl on 127.0.0.1, host and none modes, links between containers, a volume two containers
+# from a busybox image that `gantry image import` built from Debian's busybox-static. A malicious
+# layer refused, exit codes, OOM kills, command and environment overrides, bridge networking with
+# a dynamic host port reached with curl on 127.0.0.1, awsvpc, host and none modes, the task metadata
+# endpoint from inside, links between containers, a volume two containers
 # share, dependsOn ordering, health checks turning HEALTHY and UNHEALTHY, stop timeouts escalating
 # to SIGKILL, an agent restart with containers running, and nothing left behind once the tasks have
 # stopped. Needs root.
@@ -105,6 +106,22 @@ ok "an image that does not exist" wait_status "$TASK" STOPPED
 describe "$TASK"
 jcheck "... stops the task with CannotPullContainerError" "$TMP/task.json" \
 	"'CannotPullContainerError' in d['tasks'][0]['containers'][0].get('reason', '') and d['tasks'][0]['stopCode'] == 'TaskFailedToStart'"
+
+# 1b. A malicious layer (a symlink to a host directory, a file written through it, a path with
+# "..") is refused: the task fails to start and nothing appears outside.
+EVIL_TARGET=$TMP/evil-target
+mkdir -p "$EVIL_TARGET"
+e2epy "$E2E_DIR/mkevil.py" "$TMP/evil" v1 "$EVIL_TARGET" >/dev/null
+aws1 ecr get-login-password >"$TMP/pw" 2>/dev/null
+aws1 ecr create-repository --repository-name evil >/dev/null
+ok "skopeo pushes the malicious image" skopeo --override-arch amd64 --override-os linux copy --quiet \
+	--dest-tls-verify=false --dest-creds "AWS:$(cat "$TMP/pw")" "oci:$TMP/evil:v1" "docker://${ENDPOINT#http://}/evil:v1"
+run_def evil "[{\"name\":\"app\",\"image\":\"${ENDPOINT#http://}/evil:v1\",\"memory\":32}]"
+ok "a task of it stops" wait_status "$TASK" STOPPED
+describe "$TASK"
+jcheck "... TaskFailedToStart, CannotPullContainerError naming the entry and the symlink" "$TMP/task.json" \
+	"d['tasks'][0]['stopCode'] == 'TaskFailedToStart' and 'CannotPullContainerError' in d['tasks'][0]['containers'][0]['reason'] and 'escape' in d['tasks'][0]['containers'][0]['reason']"
+check "... and nothing was written outside" bash -c "[ -z \"\$(ls -A $EVIL_TARGET)\" ] && [ ! -e $AGENT_STATE/crun-runtime/images/layers/outside ]"
 
 # 2. A web server on a dynamic host port, reached from the host.
 run_def web "[{\"name\":\"web\",\"image\":\"$IMG\",\"memory\":64,\"stopTimeout\":5,\"command\":[\"httpd\",\"-f\",\"-p\",\"8080\",\"-h\",\"/www\"],\"portMappings\":[{\"containerPort\":8080,\"hostPort\":0}],\"linuxParameters\":{\"initProcessEnabled\":true}}]"
