@@ -1,0 +1,86 @@
+#!/bin/bash
+# 100 real tasks (bridge mode, a dynamic host port each) start and stop on a crun agent, ten at a
+# time, and afterwards nothing of them is left on the host: no containers, mounts, network
+# namespaces, veth pairs, iptables rules, address leases or cgroups. Needs root.
+source "$(dirname "$0")/lib.sh"
+[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root"; exit 0; }
+for b in crun conmon iptables; do command -v "$b" >/dev/null || { echo "1..0 # SKIP $b is not installed"; exit 0; }; done
+[ -x /bin/busybox ] || { echo "1..0 # SKIP busybox-static is not installed"; exit 0; }
+start_server --agent-timeout 30
+C=cycles
+STATE=$TMP/agent
+BRIDGE=gc$$
+SUBNET=172.31.$((200 + ($$ + 25) % 50)).0/24
+META_PORT=$(e2epy -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+AGENT_PID=
+cycles_cleanup() {
+	[ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
+	grep " $STATE/" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do umount -l "$m"; done
+	ip link del "$BRIDGE" 2>/dev/null
+	cleanup
+}
+trap cycles_cleanup EXIT
+ok "create the cluster" aws1 ecs create-cluster --cluster-name "$C"
+"$GANTRY_BIN" agent --server "$ENDPOINT" --cluster "$C" --runtime crun --state "$STATE" --bridge "$BRIDGE" \
+	--subnet "$SUBNET" --metadata-port "$META_PORT" >>"$TMP/agent.log" 2>&1 &
+AGENT_PID=$!
+EXTRA_PIDS+=($AGENT_PID)
+for _ in $(seq 1 100); do
+	n=$(aws1 ecs list-container-instances --cluster "$C" --query 'length(containerInstanceArns)' --output text 2>/dev/null)
+	[ "$n" = 1 ] && break
+	sleep 0.2
+done
+check "the crun agent registered" test "$n" = 1
+mkdir -p "$TMP/rootfs/bin"
+cp /bin/busybox "$TMP/rootfs/bin/" && for a in sh sleep httpd; do ln -s busybox "$TMP/rootfs/bin/$a"; done
+ok "import busybox" "$GANTRY_BIN" image import --endpoint "$ENDPOINT" --create-repository --env PATH=/bin "$TMP/rootfs" bb:1
+ok "register a bridge task with a dynamic port" aws1 ecs register-task-definition --family cyc \
+	--container-definitions "[{\"name\":\"app\",\"image\":\"${ENDPOINT#http://}/bb:1\",\"memory\":16,\"stopTimeout\":2,\"command\":[\"httpd\",\"-f\",\"-p\",\"80\"],\"portMappings\":[{\"containerPort\":80}],\"linuxParameters\":{\"initProcessEnabled\":true}}]"
+ok "100 tasks start and stop, ten at a time" e2epy - "$ENDPOINT" "$C" "$TMP/ids" <<'PY'
+import sys, time, boto3
+ep, cluster, ids = sys.argv[1], sys.argv[2], open(sys.argv[3], "w")
+ecs = boto3.client("ecs", endpoint_url=ep, region_name="us-east-1")
+def wait(arns, status, limit=120):
+    end = time.time() + limit
+    while time.time() < end:
+        ts = ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"]
+        if all(t["lastStatus"] == status for t in ts):
+            return ts
+        bad = [t for t in ts if t["lastStatus"] == "STOPPED" and status != "STOPPED"]
+        if bad:
+            sys.exit("a task stopped early: %s" % bad[0].get("stoppedReason"))
+        time.sleep(0.2)
+    sys.exit("tasks did not reach %s" % status)
+for batch in range(10):
+    while True:
+        r = ecs.run_task(cluster=cluster, taskDefinition="cyc", count=10)
+        if r["tasks"]:
+            break
+        time.sleep(0.5)  # the previous batch's ports are still being released
+    arns = [t["taskArn"] for t in r["tasks"]]
+    ids.write("".join(a.rsplit("/", 1)[1] + "\n" for a in arns))
+    ids.flush()
+    if len(arns) != 10:
+        sys.exit("placed %d of 10: %s" % (len(arns), r["failures"]))
+    wait(arns, "RUNNING")
+    for a in arns:
+        ecs.stop_task(cluster=cluster, task=a)
+    ts = wait(arns, "STOPPED")
+    codes = sorted(t["containers"][0].get("exitCode") for t in ts)
+    if codes != [143] * 10:
+        sys.exit("exit codes %s" % codes)
+print("100 tasks ran and stopped")
+PY
+sleep 2
+R=$STATE/crun-runtime
+check "no container left" bash -c "[ -z \"\$(ls -A $R/crun/crun)\" ]"
+check "no exit file left" bash -c "[ -z \"\$(ls -A $R/crun/exits)\" ]"
+check "no task directory left" bash -c "[ -z \"\$(ls -A $R/tasks)\" ]"
+check "no network namespace left" bash -c "[ -z \"\$(ls -A $R/netns)\" ]"
+check "no mount left" bash -c "! awk '{print \$5}' /proc/self/mountinfo | grep '^$STATE/' | grep -vx '$R/netns'"
+check "no veth left on the bridge" bash -c "[ -z \"\$(ip -o link show master $BRIDGE 2>/dev/null)\" ]"
+check "no address lease left" bash -c "! ls $R/cni/*/ 2>/dev/null | grep -qE '^[0-9]+\\.'"
+check "no iptables rule names these tasks' addresses" bash -c "! iptables-save | grep -q '${SUBNET%.0/24}\.[0-9]'"
+check "no cgroup of these tasks left" bash -c "for id in \$(cat $TMP/ids); do ls -d /sys/fs/cgroup/*/gantry/\$id 2>/dev/null && exit 1; done; [ \$(wc -l < $TMP/ids) = 100 ]"
+check "no sanitizer report in the agent log" bash -c "! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' $TMP/agent.log"
+done_testing
