@@ -334,6 +334,81 @@ static json_t *task_record(struct crt_task *t)
 			 "containers", cs);
 }
 
+/* Whether a v1 hierarchy's options ("rw,cpu,cpuacct") name controller ctl. */
+static bool has_controller(const char *opts, const char *ctl)
+{
+	size_t n = strlen(ctl);
+	for (const char *p = opts; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (strncmp(p, ctl, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+static int write_cgroup_file(const char *dir, const char *file, long long value, struct err **err)
+{
+	char *p = xasprintf("%s/%s", dir, file);
+	FILE *f = fopen(p, "w");
+	int rc = f && fprintf(f, "%lld\n", value) > 0 ? 0 : -1;
+	if (f && fclose(f) != 0)
+		rc = -1;
+	if (rc < 0)
+		err_sys(err, errno, "write %lld to %s", value, p);
+	free(p);
+	return rc;
+}
+
+/* ECS: a task-level cpu and memory bound the task's containers together. They go on the task's
+ * cgroup (CRT_CGROUP_PARENT/<task>), which crun then puts each container's cgroup under. */
+static int task_cgroup(struct crt_task *t, struct err **err)
+{
+	long long cpu = atoll(def_str(t->doc, "cpu") ? def_str(t->doc, "cpu") : "0");
+	long long mem = atoll(def_str(t->doc, "memory") ? def_str(t->doc, "memory") : "0");
+	if (cpu <= 0 && mem <= 0)
+		return 0;
+	const struct crunrt_cgroups *cg = &t->rt->cg;
+	for (size_t i = 0; i < cg->nh; i++) {
+		const struct crunrt_hier *h = &cg->h[i];
+		bool v2 = h->v2 && cg->mode == CRUNRT_CGROUP_V2;
+		bool want_mem = mem > 0 && (v2 || has_controller(h->opts, "memory"));
+		bool want_cpu = cpu > 0 && (v2 || has_controller(h->opts, "cpu"));
+		if (!want_mem && !want_cpu)
+			continue;
+		char *dir = xasprintf("%s" CRT_CGROUP_PARENT, h->path);
+		mkdir(dir, 0755);
+		if (v2) {
+			/* cgroup v2: the controllers must be enabled on the way down (best effort: crun
+			 * reports what is still missing) */
+			char *ctl = xasprintf("%s/cgroup.subtree_control", h->path);
+			char *ctl2 = xasprintf("%s/cgroup.subtree_control", dir);
+			for (int k = 0; k < 2; k++) {
+				FILE *f = fopen(k ? ctl2 : ctl, "w");
+				if (f) {
+					fputs("+cpu +memory +pids", f);
+					fclose(f);
+				}
+			}
+			free(ctl), free(ctl2);
+		}
+		free(dir);
+		dir = xasprintf("%s" CRT_CGROUP_PARENT "/%s", h->path, t->id);
+		int rc = mkdir(dir, 0755) == 0 || errno == EEXIST ? 0 : err_sys(err, errno, "create %s", dir);
+		if (rc == 0 && want_mem)
+			rc = write_cgroup_file(dir, v2 ? "memory.max" : "memory.limit_in_bytes", mem << 20,
+					       err);
+		if (rc == 0 && want_cpu) {
+			long long shares = cpu < 2 ? 2 : cpu > 262144 ? 262144 : cpu;
+			/* cgroup v2 takes a weight (1..10000) where v1 took shares (2..262144) */
+			rc = v2 ? write_cgroup_file(dir, "cpu.weight", 1 + ((shares - 2) * 9999) / 262142,
+						    err)
+				: write_cgroup_file(dir, "cpu.shares", shares, err);
+		}
+		free(dir);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static void net_work(struct job *j)
 {
 	struct crt_task *t = j->t;
@@ -357,6 +432,8 @@ static void net_work(struct job *j)
 		free(p);
 	}
 	free(vols);
+	if (task_cgroup(t, &j->err) < 0)
+		return;
 	char ip[48] = "";
 	if (is_mode(t, "awsvpc")) {
 		if (attach(rt, t->id, t->id, NULL, true, &t->netns, &t->cni, ip, &j->err) < 0)

@@ -2,7 +2,8 @@
 # `gantry dev`: creates DIR/credentials on the first start, prints the export lines that point the AWS
 # CLI at it (and nothing else but comments), those exports make `aws ecs ...` work, a second start
 # reuses the credential and the state, a second server on the same state directory is refused, and
-# without --data the state goes to ./gantry-data.
+# without --data the state goes to ./gantry-data. The agent dev starts beside the server is t91's
+# subject: --agent none here.
 source "$(dirname "$0")/lib.sh"
 
 # The CLI honours AWS_ENDPOINT_URL from v1.29 / v2.13 on; older ones (Debian 12's 2.9) need the
@@ -26,7 +27,7 @@ DEV_PID=
 start_dev() {
 	local name=$1 cwd=$2; shift 2
 	rm -f "$TMP/$name.ready"
-	(cd "$cwd" && exec "$GANTRY_BIN" dev "$@") >"$TMP/$name.out" 2>>"$TMP/server.log" &
+	(cd "$cwd" && exec "$GANTRY_BIN" dev --agent none "$@") >"$TMP/$name.out" 2>>"$TMP/server.log" &
 	DEV_PID=$!
 	EXTRA_PIDS+=("$DEV_PID")
 	for _ in $(seq 1 200); do
@@ -112,7 +113,7 @@ fails_with "without the exports the request is refused (the test accounts are no
 # --- a second server on the same state directory ---
 T_N=$((T_N + 1))
 second_rc=0
-(cd "$TMP/cwd2" && timeout 20 "$GANTRY_BIN" dev --listen 127.0.0.1:0 --data "$STATE" \
+(cd "$TMP/cwd2" && timeout 20 "$GANTRY_BIN" dev --agent none --listen 127.0.0.1:0 --data "$STATE" \
 	--ready-file "$TMP/dev2.ready") >"$TMP/dev2.out" 2>"$TMP/dev2.err" || second_rc=$?
 if [ "$second_rc" -ne 0 ] && [ "$second_rc" -ne 124 ] && [ ! -e "$TMP/dev2.ready" ]; then
 	echo "ok $T_N - a second gantry dev on the same state directory is refused (exit $second_rc)"

@@ -101,6 +101,13 @@ describe "$TASK"
 jcheck "... is OOM-killed: exit 137, OutOfMemoryError" "$TMP/task.json" \
 	"d['tasks'][0]['containers'][0]['exitCode'] == 137 and d['tasks'][0]['containers'][0]['reason'].startswith('OutOfMemoryError')"
 
+ok "a task-level memory limit" aws1 ecs register-task-definition --family taskmem --memory 32 \
+	--container-definitions "[{\"name\":\"app\",\"image\":\"$IMG\",\"command\":[\"sh\",\"-c\",\"head -c 67108864 /dev/zero | tail > /dev/null\"]}]"
+TASK=$(aws1 ecs run-task --cluster "$C" --task-definition taskmem --query 'tasks[0].taskArn' --output text)
+ok "... bounds the containers together: the task stops" wait_status "$TASK" STOPPED
+describe "$TASK"
+jcheck "... killed by the OOM killer (137)" "$TMP/task.json" "d['tasks'][0]['containers'][0]['exitCode'] == 137"
+
 run_def badimg "[{\"name\":\"app\",\"image\":\"${ENDPOINT#http://}/nope:1\",\"memory\":32}]"
 ok "an image that does not exist" wait_status "$TASK" STOPPED
 describe "$TASK"
