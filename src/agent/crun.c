@@ -504,7 +504,7 @@ static void unescape_octal(char *s)
 	*w = '\0';
 }
 
-static bool opt_has(const char *opts, const char *name)
+bool crunrt_opts_has(const char *opts, const char *name)
 {
 	size_t n = strlen(name);
 	for (const char *p = opts; p && *p;) {
@@ -609,7 +609,7 @@ int crunrt_cgroups_parse(const char *mountinfo, const char *root_in, struct crun
 		h->path = xstrdup(mp);
 		h->opts = xstrdup(v2 ? "" : super);
 		h->v2 = v2;
-		h->memory = !v2 && opt_has(super, "memory");
+		h->memory = !v2 && crunrt_opts_has(super, "memory");
 	}
 	free(text);
 

@@ -88,6 +88,8 @@ int crunrt_cgroups_parse(const char *mountinfo, const char *root, struct crunrt_
 int crunrt_cgroups_detect(struct crunrt_cgroups *out, struct err **err);
 /* Frees the contents of cg (not cg itself); accepts NULL. */
 void crunrt_cgroups_release(struct crunrt_cgroups *cg);
+/* Whether a comma-separated list of mount options ("rw,cpu,cpuacct") holds name exactly. */
+bool crunrt_opts_has(const char *opts, const char *name);
 /* Whether a container's cgroup is on the unified hierarchy (struct ocispec_in.cgroup_v2): true in
  * V2 mode only (in hybrid mode crun puts the controllers' limits on the v1 hierarchies). */
 bool crunrt_cgroups_v2(const struct crunrt_cgroups *cg);

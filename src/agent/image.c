@@ -16,6 +16,7 @@
 
 #include "common/buf.h"
 #include "common/enc.h"
+#include "common/fsx.h"
 #include "common/hmap.h"
 #include "common/ids.h"
 #include "common/jv.h"
@@ -250,43 +251,11 @@ static int fsync_dir(const char *dir, struct err **err)
 	return 0;
 }
 
-/* Writes len bytes to path through a temporary file that is fsynced and renamed over it. */
+/* Writes len bytes to path through a temporary file that is fsynced and renamed over it (the
+ * caller fsyncs the directory once for several files). */
 static int write_atomic(const char *path, const char *p, size_t len, struct err **err)
 {
-	char *tmp = xasprintf("%s.XXXXXX", path);
-	int rc = -1;
-	int fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		err_sys(err, errno, "create %s", tmp);
-		goto out;
-	}
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			err_sys(err, errno, "write %s", tmp);
-			goto out;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	if (fchmod(fd, 0600) < 0 || fsync(fd) < 0) {
-		err_sys(err, errno, "fsync %s", tmp);
-		goto out;
-	}
-	if (rename(tmp, path) < 0) {
-		err_sys(err, errno, "rename %s", tmp);
-		goto out;
-	}
-	rc = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (rc < 0)
-		unlink(tmp);
-	free(tmp);
-	return rc;
+	return fsx_write_file(path, p, len, 0600, true, err);
 }
 
 static int mkdir_one(const char *path, mode_t mode, struct err **err)

@@ -362,23 +362,10 @@ json_t *metadata_task_json(const struct metadata_task *t)
 
 /* ---- cgroups ---- */
 
-static bool opt_has(const char *opts, const char *name)
-{
-	size_t n = strlen(name);
-	for (const char *p = opts; p && *p;) {
-		const char *c = strchr(p, ',');
-		size_t len = c ? (size_t)(c - p) : strlen(p);
-		if (len == n && memcmp(p, name, n) == 0)
-			return true;
-		p = c ? c + 1 : NULL;
-	}
-	return false;
-}
-
 static char *v1_dir(const struct crunrt_cgroups *cg, const char *ctrl, const char *path)
 {
 	for (size_t i = 0; i < cg->nh; i++)
-		if (!cg->h[i].v2 && opt_has(cg->h[i].opts, ctrl))
+		if (!cg->h[i].v2 && crunrt_opts_has(cg->h[i].opts, ctrl))
 			return xasprintf("%s%s", cg->h[i].path, path);
 	return NULL;
 }

@@ -334,16 +334,6 @@ static json_t *task_record(struct crt_task *t)
 			 "containers", cs);
 }
 
-/* Whether a v1 hierarchy's options ("rw,cpu,cpuacct") name controller ctl. */
-static bool has_controller(const char *opts, const char *ctl)
-{
-	size_t n = strlen(ctl);
-	for (const char *p = opts; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
-		if (strncmp(p, ctl, n) == 0 && (p[n] == ',' || p[n] == '\0'))
-			return true;
-	return false;
-}
-
 static int write_cgroup_file(const char *dir, const char *file, long long value, struct err **err)
 {
 	char *p = xasprintf("%s/%s", dir, file);
@@ -369,8 +359,8 @@ static int task_cgroup(struct crt_task *t, struct err **err)
 	for (size_t i = 0; i < cg->nh; i++) {
 		const struct crunrt_hier *h = &cg->h[i];
 		bool v2 = h->v2 && cg->mode == CRUNRT_CGROUP_V2;
-		bool want_mem = mem > 0 && (v2 || has_controller(h->opts, "memory"));
-		bool want_cpu = cpu > 0 && (v2 || has_controller(h->opts, "cpu"));
+		bool want_mem = mem > 0 && (v2 || crunrt_opts_has(h->opts, "memory"));
+		bool want_cpu = cpu > 0 && (v2 || crunrt_opts_has(h->opts, "cpu"));
 		if (!want_mem && !want_cpu)
 			continue;
 		char *dir = xasprintf("%s" CRT_CGROUP_PARENT, h->path);
