@@ -9,11 +9,15 @@ for b in crun conmon iptables; do command -v "$b" >/dev/null || { echo "1..0 # S
 [ -x /bin/busybox ] || { echo "1..0 # SKIP busybox-static is not installed"; exit 0; }
 DIR=$TMP/newcomer
 mkdir -p "$DIR"
+# gantry dev uses the default bridge: removed at the end when this test brought it up.
+HAD_BRIDGE=
+ip link show gantry0 >/dev/null 2>&1 && HAD_BRIDGE=1
 (cd "$DIR" && exec "$GANTRY_BIN" dev --listen 127.0.0.1:0 --ready-file "$TMP/dev.ready") >"$TMP/dev.out" 2>>"$TMP/server.log" &
 DEV_PID=$!
 dev_cleanup() {
 	kill "$DEV_PID" 2>/dev/null && wait "$DEV_PID" 2>/dev/null
 	grep " $DIR/" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do umount -l "$m"; done
+	[ -z "$HAD_BRIDGE" ] && ip link del gantry0 2>/dev/null
 	cleanup
 }
 trap dev_cleanup EXIT
