@@ -23,12 +23,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "agent/cni.h"
 #include "agent/crun.h"
 #include "agent/image.h"
+#include "agent/logship.h"
 #include "agent/metadata.h"
 #include "agent/ocispec.h"
 #include "agent/rootfs.h"
@@ -85,7 +87,11 @@ struct crt_cont {
 	uv_timer_t hc_timer;
 	bool hc_timer_init, hc_running;
 	char *meta_uri; /* its ECS_CONTAINER_METADATA_URI_V4 */
-	char *cg_path;	/* its cgroups path */
+	/* awslogs: its output shipped to CloudWatch Logs */
+	struct logship_stream *ship;
+	int logs;	   /* 0: no awslogs / not set up yet, 1: setting up, 2: ready, -1: failed */
+	bool logs_pending; /* stopped, its last lines are being shipped */
+	char *cg_path;	   /* its cgroups path */
 	double started_at, finished_at;
 	bool has_exit_code;
 	int exit_code;
@@ -151,6 +157,9 @@ struct job {
 static void advance(struct crt_task *t);
 static void close_store(struct crt *rt);
 static void meta_register(struct crt_cont *c, const char *token);
+static bool wants_awslogs(struct crt_cont *c);
+static void logs_start(struct crt_cont *c);
+static void on_logs_flushed(void *arg);
 static void kick(struct crt_task *t);
 
 static void job_work(uv_work_t *w)
@@ -224,6 +233,10 @@ static void report_stopped(struct crt_cont *c)
 		return;
 	c->state = CS_STOPPED;
 	c->finished_at = clock_now();
+	if (c->ship && c->logs == 2) {
+		c->logs_pending = true;
+		logship_finish(c->ship, on_logs_flushed, c);
+	}
 	metadata_unregister(c->t->rt->meta, c->id);
 	if (is_mode(c->t, "none") && c->netns)
 		metadata_unlisten_netns(c->t->rt->meta, c->netns);
@@ -746,9 +759,13 @@ static void status_done(struct job *j)
 			meta_register(c, uri ? metadata_uri_token(uri) : NULL);
 			free(uri);
 			c->started_at = clock_now();
+			if (wants_awslogs(c))
+				logs_start(c);
 			report_running(c);
 			return;
 		}
+		if (wants_awslogs(c))
+			logs_start(c); /* what it printed before it exited is shipped too */
 		report_running(c);
 	}
 	if (!j->info.exited && j->info.conmon_alive)
@@ -1081,6 +1098,56 @@ static void meta_register(struct crt_cont *c, const char *token)
 					&meta_provider, t);
 }
 
+/* ---- the awslogs driver ---- */
+
+static bool wants_awslogs(struct crt_cont *c)
+{
+	const char *d = def_str(json_object_get(c->def, "logConfiguration"), "logDriver");
+	return d && strcmp(d, "awslogs") == 0;
+}
+
+static void on_logs_ready(void *arg, const struct err *e)
+{
+	struct crt_cont *c = arg;
+	c->logs = e ? -1 : 2;
+	if (e)
+		set_reason(c, "CannotStartContainerError: %s", e->msg);
+	kick(c->t);
+}
+
+/* Starts shipping c's log (ECS names the stream prefix/container/task-id, or the container's id
+ * without a prefix). */
+static void logs_start(struct crt_cont *c)
+{
+	struct crt_task *t = c->t;
+	json_t *opts = json_object_get(json_object_get(c->def, "logConfiguration"), "options");
+	const char *group = def_str(opts, "awslogs-group"), *prefix = def_str(opts, "awslogs-stream-prefix");
+	const char *create = def_str(opts, "awslogs-create-group");
+	if (!group || !t->rt->aws) {
+		c->logs = -1;
+		set_reason(c, "CannotStartContainerError: %s",
+			   group ? "the agent has no credentials for CloudWatch Logs"
+				 : "awslogs: the awslogs-group option is required");
+		return;
+	}
+	char *stream = prefix ? xasprintf("%s/%s/%s", prefix, c->name, t->id) : xstrdup(c->id);
+	char *log = xasprintf("%s/ctr.log", c->dir), *off = xasprintf("%s/log.offset", c->dir);
+	mkdir(t->dir, 0700);
+	mkdir(c->dir, 0700);
+	struct logship_target lt = {
+		.group = group, .stream = stream, .create_group = create && strcasecmp(create, "true") == 0};
+	c->logs = 1;
+	c->ship = logship_start(t->rt->base.loop, t->rt->aws, log, off, &lt, on_logs_ready, c);
+	free(stream), free(log), free(off);
+}
+
+static void on_logs_flushed(void *arg)
+{
+	struct crt_cont *c = arg;
+	c->logs_pending = false;
+	kick(c->t);
+}
+
 /* ---- the state machine ---- */
 
 static void on_pulled(void *arg, const struct image *img, const struct err *e)
@@ -1130,6 +1197,7 @@ static void task_free(struct crt_task *t)
 			hmap_del(rt->by_id, c->id);
 		image_unuse(rt->images, c->img);
 		metadata_unregister(rt->meta, c->id);
+		logship_stop(c->ship);
 		free(c->name), free(c->dir), free(c->netns), free(c->reason), free(c->meta_uri),
 			free(c->cg_path);
 		json_decref(c->def), json_decref(c->bindings), json_decref(c->cni);
@@ -1240,6 +1308,11 @@ static void advance(struct crt_task *t)
 			int r = deps_ready(c);
 			if (r < 0) {
 				report_stopped(c);
+			} else if (r > 0 && c->img && wants_awslogs(c) && c->logs <= 1) {
+				if (c->logs == 0)
+					logs_start(c);
+				if (c->logs < 0) /* (logs_start may fail at once) */
+					report_stopped(c);
 			} else if (r > 0 && c->img) {
 				c->state = CS_STARTING;
 				meta_register(c, NULL);
@@ -1261,8 +1334,11 @@ static void advance(struct crt_task *t)
 		}
 	}
 	bool all_stopped = true;
-	for (size_t i = 0; i < t->n; i++)
-		all_stopped &= t->c[i].state == CS_STOPPED;
+	for (size_t i = 0; i < t->n; i++) {
+		all_stopped &= t->c[i].state == CS_STOPPED && !t->c[i].logs_pending;
+		if (t->c[i].state == CS_WAITING && t->c[i].logs < 0)
+			report_stopped(&t->c[i]);
+	}
 	if (all_stopped && t->jobs == 0 && !t->cleaning) {
 		t->cleaning = true;
 		t->stop_requested = true;

@@ -1,0 +1,447 @@
+/* The awslogs driver: a container's k8s-file log shipped to CloudWatch Logs with PutLogEvents. */
+#include "agent/logship.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/fsx.h"
+#include "common/jv.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+
+#define LOGS_PREFIX "Logs_20140328."
+
+enum phase { PH_GROUP, PH_STREAM, PH_SHIP };
+
+struct logship_stream {
+	uv_loop_t *loop;
+	struct awsc *aws;
+	char *path, *offset_path, *group, *stream;
+	bool create_group;
+	enum phase phase;
+	long long offset;   /* bytes of the log shipped */
+	long long consumed; /* bytes the batch in flight covers */
+	struct hcli_req *req;
+	uv_timer_t timer;
+	unsigned backoff_ms;
+	logship_ready_fn ready;
+	void *ready_arg;
+	void (*done)(void *arg);
+	void *done_arg;
+	bool finishing, stopped;
+};
+
+/* ---- parsing ---- */
+
+static int digits(const char *p, int n)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		v = v * 10 + (p[i] - '0');
+	}
+	return v;
+}
+
+int logship_parse_line(const char *line, size_t len, long long *ms, bool *partial, const char **msg,
+		       size_t *msg_len)
+{
+	/* "2024-05-01T12:00:00.123456789+00:00 stdout F text" */
+	const char *sp = memchr(line, ' ', len);
+	if (!sp || sp - line < 20 || line[4] != '-' || line[7] != '-' || line[10] != 'T' || line[13] != ':' ||
+	    line[16] != ':')
+		return -1;
+	struct tm tm = {0};
+	int y = digits(line, 4), mo = digits(line + 5, 2), d = digits(line + 8, 2), h = digits(line + 11, 2),
+	    mi = digits(line + 14, 2), s = digits(line + 17, 2);
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
+	    s < 0 || s > 60)
+		return -1;
+	tm.tm_year = y - 1900, tm.tm_mon = mo - 1, tm.tm_mday = d, tm.tm_hour = h, tm.tm_min = mi,
+	tm.tm_sec = s;
+	long long t = (long long)timegm(&tm) * 1000;
+	const char *p = line + 19;
+	if (*p == '.') {
+		long long frac = 0, scale = 1000;
+		for (p++; p < sp && *p >= '0' && *p <= '9'; p++) {
+			if (scale > 1) {
+				scale /= 10;
+				frac += (*p - '0') * scale;
+			}
+		}
+		t += frac;
+	}
+	if (p < sp && (*p == '+' || *p == '-') && sp - p == 6) {
+		int oh = digits(p + 1, 2), om = digits(p + 4, 2);
+		if (oh < 0 || om < 0)
+			return -1;
+		long long off = (long long)(oh * 60 + om) * 60000;
+		t += *p == '+' ? -off : off;
+	} else if (p < sp && *p != 'Z') {
+		return -1;
+	}
+	const char *rest = sp + 1, *end = line + len;
+	const char *sp2 = memchr(rest, ' ', (size_t)(end - rest));
+	if (!sp2 || sp2 + 2 > end || (sp2[1] != 'F' && sp2[1] != 'P'))
+		return -1;
+	*partial = sp2[1] == 'P';
+	const char *m = sp2 + 2;
+	if (m < end && *m == ' ')
+		m++;
+	*ms = t;
+	*msg = m;
+	*msg_len = (size_t)(end - m);
+	return 0;
+}
+
+/* A JSON string of n bytes that may not be UTF-8: invalid bytes become U+FFFD. */
+static json_t *utf8_string(const char *p, size_t n)
+{
+	json_t *j = json_stringn(p, n);
+	if (j)
+		return j;
+	struct buf b = BUF_INIT;
+	for (size_t i = 0; i < n;) {
+		unsigned char c = (unsigned char)p[i];
+		size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+		bool ok = len > 0 && i + len <= n;
+		for (size_t k = 1; ok && k < len; k++)
+			ok = ((unsigned char)p[i + k] >> 6) == 2;
+		json_t *probe = ok ? json_stringn(p + i, len) : NULL;
+		if (probe) {
+			buf_add(&b, p + i, len);
+			json_decref(probe);
+			i += len;
+		} else {
+			buf_adds(&b, "\xef\xbf\xbd");
+			i++;
+		}
+	}
+	j = json_stringn(b.p, b.len);
+	buf_release(&b);
+	return j ? j : json_string("");
+}
+
+/* ---- offsets ---- */
+
+static void offset_load(struct logship_stream *s)
+{
+	FILE *f = fopen(s->offset_path, "r");
+	long long v = 0;
+	if (f) {
+		if (fscanf(f, "%lld", &v) != 1 || v < 0)
+			v = 0;
+		fclose(f);
+	}
+	s->offset = v;
+}
+
+static void offset_save(struct logship_stream *s)
+{
+	char text[32];
+	int n = snprintf(text, sizeof(text), "%lld\n", s->offset);
+	struct err *e = NULL;
+	if (fsx_write_file(s->offset_path, text, (size_t)n, 0600, false, &e) < 0) {
+		log_warn("logs: %s", e->msg);
+		err_free(e);
+	}
+}
+
+/* ---- the calls ---- */
+
+static void step(struct logship_stream *s);
+
+static void on_timer(uv_timer_t *t)
+{
+	step(t->data);
+}
+
+static void later(struct logship_stream *s, unsigned ms)
+{
+	if (!s->stopped)
+		uv_timer_start(&s->timer, on_timer, ms, 0);
+}
+
+static void retry(struct logship_stream *s)
+{
+	s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : LOGSHIP_RETRY_MIN_MS;
+	if (s->backoff_ms > LOGSHIP_RETRY_MAX_MS)
+		s->backoff_ms = LOGSHIP_RETRY_MAX_MS;
+	later(s, s->backoff_ms);
+}
+
+static bool transient(const struct awsc_result *r)
+{
+	return r->status == 0 || r->status >= 500 ||
+	       (r->error_type &&
+		(strstr(r->error_type, "Throttling") || strstr(r->error_type, "Unavailable")));
+}
+
+static void ready(struct logship_stream *s, const struct err *e)
+{
+	logship_ready_fn fn = s->ready;
+	s->ready = NULL;
+	if (fn)
+		fn(s->ready_arg, e);
+}
+
+static void on_setup(void *arg, const struct awsc_result *r)
+{
+	struct logship_stream *s = arg;
+	s->req = NULL;
+	if (s->stopped)
+		return;
+	bool exists = r->error_type && strstr(r->error_type, "ResourceAlreadyExistsException");
+	if (!r->out && !exists) {
+		if (transient(r)) {
+			retry(s);
+			return;
+		}
+		/* ECS's words when the group is missing and may not be created */
+		struct err *e = NULL;
+		err_set(&e, ERR_CLIENT,
+			"ResourceInitializationError: failed to validate logger args: create stream has been "
+			"retried 1 times: failed to create Cloudwatch log stream: %s: %s",
+			r->error_type ? r->error_type : "error", r->message ? r->message : "");
+		ready(s, e);
+		err_free(e);
+		return;
+	}
+	s->backoff_ms = 0;
+	s->phase = s->phase == PH_GROUP ? PH_STREAM : PH_SHIP;
+	if (s->phase == PH_SHIP)
+		ready(s, NULL);
+	step(s);
+}
+
+static void on_put(void *arg, const struct awsc_result *r)
+{
+	struct logship_stream *s = arg;
+	s->req = NULL;
+	if (s->stopped)
+		return;
+	if (!r->out && transient(r)) {
+		retry(s);
+		return;
+	}
+	if (!r->out)
+		/* refused for good (e.g. the group was deleted): what cannot be delivered is dropped
+		 * rather than retried for ever */
+		log_warn("logs: %s/%s: %s: %s", s->group, s->stream, r->error_type ? r->error_type : "error",
+			 r->message ? r->message : "");
+	s->backoff_ms = 0;
+	s->offset += s->consumed;
+	s->consumed = 0;
+	offset_save(s);
+	step(s);
+}
+
+static void call(struct logship_stream *s, const char *op, json_t *body, awsc_done_fn done)
+{
+	char *target = xasprintf(LOGS_PREFIX "%s", op);
+	s->req = awsc_call(s->aws, target, "logs", body, LOGSHIP_CALL_TIMEOUT, done, s);
+	free(target);
+	json_decref(body);
+}
+
+/* Reads what is new in the log and builds a batch; returns it (NULL when there is none) with the
+ * bytes it covers in s->consumed. */
+static json_t *read_batch(struct logship_stream *s, bool *eof)
+{
+	*eof = true;
+	int fd = open(s->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	struct stat st;
+	if (fstat(fd, &st) != 0 || st.st_size < s->offset) {
+		/* the log was truncated (conmon's size limit): start over */
+		s->offset = 0;
+	}
+	size_t want = st.st_size - s->offset > LOGSHIP_READ_MAX ? LOGSHIP_READ_MAX
+								: (size_t)(st.st_size - s->offset);
+	char *data = xmalloc(want + 1);
+	ssize_t got = want ? pread(fd, data, want, s->offset) : 0;
+	close(fd);
+	if (got <= 0) {
+		free(data);
+		return NULL;
+	}
+	*eof = s->offset + got >= st.st_size;
+	json_t *events = json_array();
+	struct buf msg = BUF_INIT;
+	long long msg_ms = 0, last_ms = 0;
+	size_t used = 0, bytes = 0, pos = 0, pending_from = 0;
+	bool in_partial = false;
+	while (pos < (size_t)got && json_array_size(events) < LOGSHIP_BATCH_EVENTS) {
+		char *nl = memchr(data + pos, '\n', (size_t)got - pos);
+		if (!nl)
+			break;
+		size_t len = (size_t)(nl - (data + pos));
+		long long ms;
+		bool partial;
+		const char *m;
+		size_t mlen;
+		if (logship_parse_line(data + pos, len, &ms, &partial, &m, &mlen) < 0) {
+			pos += len + 1; /* not a log line: skipped */
+			if (!in_partial)
+				used = pos;
+			continue;
+		}
+		if (!in_partial) {
+			pending_from = pos;
+			msg_ms = ms;
+		}
+		buf_add(&msg, m, mlen);
+		pos += len + 1;
+		in_partial = partial;
+		if (partial && msg.len < LOGSHIP_EVENT_MAX)
+			continue;
+		/* one message (split as CloudWatch splits long ones) */
+		size_t need = msg.len + 26 * (1 + msg.len / LOGSHIP_EVENT_MAX);
+		if (bytes + need > LOGSHIP_BATCH_BYTES && json_array_size(events) > 0) {
+			pos = pending_from;
+			in_partial = false;
+			break;
+		}
+		if (msg_ms < last_ms)
+			msg_ms = last_ms; /* a batch must be in order */
+		/* an empty line is no event (CloudWatch takes none) */
+		for (size_t off = 0; off < msg.len; off += LOGSHIP_EVENT_MAX) {
+			size_t n = msg.len - off < LOGSHIP_EVENT_MAX ? msg.len - off : LOGSHIP_EVENT_MAX;
+			json_t *ev = json_object();
+			json_object_set_new(ev, "timestamp", json_integer(msg_ms));
+			json_object_set_new(ev, "message", utf8_string(msg.p + off, n));
+			json_array_append_new(events, ev);
+		}
+		bytes += need;
+		last_ms = msg_ms;
+		buf_reset(&msg);
+		in_partial = false;
+		used = pos;
+	}
+	if (in_partial && s->finishing && *eof && msg.len) {
+		/* the container is gone: its last partial line is flushed as it is */
+		json_t *ev = json_object();
+		json_object_set_new(ev, "timestamp", json_integer(msg_ms < last_ms ? last_ms : msg_ms));
+		json_object_set_new(
+			ev, "message",
+			utf8_string(msg.p, msg.len < LOGSHIP_EVENT_MAX ? msg.len : LOGSHIP_EVENT_MAX));
+		json_array_append_new(events, ev);
+		used = pos;
+	}
+	if (used < (size_t)got)
+		*eof = false;
+	buf_release(&msg);
+	free(data);
+	s->consumed = (long long)used;
+	if (json_array_size(events) == 0) {
+		/* only lines that are not log lines, or a partial line still growing */
+		if (used > 0) {
+			s->offset += (long long)used;
+			s->consumed = 0;
+			offset_save(s);
+		}
+		json_decref(events);
+		return NULL;
+	}
+	return events;
+}
+
+static void finished(struct logship_stream *s)
+{
+	void (*done)(void *) = s->done;
+	s->done = NULL;
+	if (done)
+		done(s->done_arg);
+}
+
+static void step(struct logship_stream *s)
+{
+	if (s->stopped || s->req)
+		return;
+	if (s->phase == PH_GROUP) {
+		if (!s->create_group) {
+			s->phase = PH_STREAM;
+		} else {
+			call(s, "CreateLogGroup", json_pack("{s:s}", "logGroupName", s->group), on_setup);
+			return;
+		}
+	}
+	if (s->phase == PH_STREAM) {
+		call(s, "CreateLogStream",
+		     json_pack("{s:s,s:s}", "logGroupName", s->group, "logStreamName", s->stream), on_setup);
+		return;
+	}
+	bool eof;
+	json_t *events = read_batch(s, &eof);
+	if (events) {
+		call(s, "PutLogEvents",
+		     json_pack("{s:s,s:s,s:o}", "logGroupName", s->group, "logStreamName", s->stream,
+			       "logEvents", events),
+		     on_put);
+		return;
+	}
+	if (s->finishing && eof) {
+		finished(s);
+		return;
+	}
+	later(s, LOGSHIP_POLL_MS);
+}
+
+struct logship_stream *logship_start(uv_loop_t *loop, struct awsc *aws, const char *path,
+				     const char *offset_path, const struct logship_target *t,
+				     logship_ready_fn ready_fn, void *arg)
+{
+	struct logship_stream *s = xcalloc(1, sizeof(*s));
+	s->loop = loop;
+	s->aws = aws;
+	s->path = xstrdup(path);
+	s->offset_path = xstrdup(offset_path);
+	s->group = xstrdup(t->group);
+	s->stream = xstrdup(t->stream);
+	s->create_group = t->create_group;
+	s->ready = ready_fn;
+	s->ready_arg = arg;
+	offset_load(s);
+	uv_timer_init(loop, &s->timer);
+	s->timer.data = s;
+	later(s, 0);
+	return s;
+}
+
+void logship_finish(struct logship_stream *s, void (*done)(void *arg), void *arg)
+{
+	s->finishing = true;
+	s->done = done;
+	s->done_arg = arg;
+	if (!s->req && s->phase == PH_SHIP) {
+		uv_timer_stop(&s->timer);
+		later(s, 0);
+	}
+}
+
+static void on_closed(uv_handle_t *h)
+{
+	struct logship_stream *s = h->data;
+	free(s->path), free(s->offset_path), free(s->group), free(s->stream);
+	free(s);
+}
+
+void logship_stop(struct logship_stream *s)
+{
+	if (!s || s->stopped)
+		return;
+	s->stopped = true;
+	if (s->req)
+		hcli_cancel(s->req); /* on_* see stopped */
+	uv_timer_stop(&s->timer);
+	uv_close((uv_handle_t *)&s->timer, on_closed);
+}
