@@ -140,6 +140,7 @@ const char *api_error_type(enum err_kind kind, unsigned *status)
 		[ERR_LAYER_EXISTS] = {"LayerAlreadyExistsException", 400},
 		[ERR_EMPTY_UPLOAD] = {"EmptyUploadException", 400},
 		[ERR_LAYER_INACCESSIBLE] = {"LayerInaccessibleException", 400},
+		[ERR_RESOURCE_EXISTS] = {"ResourceAlreadyExistsException", 400},
 	};
 	if ((unsigned)kind >= ERR_KIND_COUNT || !map[kind].type)
 		kind = ERR_INTERNAL;

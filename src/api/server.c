@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "ecs/ecs.h"
+#include "logs/logs.h"
 #include "registry/registry.h"
 #include "store/store.h"
 
@@ -27,6 +28,7 @@ struct server {
 	struct creds *creds;
 	struct ecs *ecs;
 	struct reg *reg;
+	struct logs *logs; /* CloudWatch Logs: events in DATA/logs, metadata in the store */
 	struct api *api;
 	struct hsrv *http;
 	int lock_fd;
@@ -38,6 +40,14 @@ static void finish_stop(void *arg)
 	struct server *s = arg;
 	hsrv_stop(s->http);
 	s->http = NULL;
+}
+
+/* Logs: PutLogEvents answers wait for the log store's own fdatasync, not the store's; once those
+ * are out, wait for the store as before. */
+static void logs_durable(void *arg)
+{
+	struct server *s = arg;
+	store_when_durable(s->store, store_last_seq(s->store), finish_stop, s);
 }
 
 /* Shutdown order matters: stop taking connections and calls first, then let the answers that wait
@@ -55,7 +65,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	reg_set_stopping(s->reg);
 	hsrv_quiesce(s->http);
 	ecs_stop(s->ecs);
-	store_when_durable(s->store, store_last_seq(s->store), finish_stop, s);
+	logs_stop(s->logs, logs_durable, s);
 }
 
 /* Many clients and long-polls need many descriptors: lift the soft limit to the hard one (raising
@@ -136,11 +146,16 @@ int server_run(const struct server_opts *opts, struct err **err)
 	s.ecs = ecs_new(s.store);
 	if (ecs_load(s.ecs, err) < 0)
 		goto out;
+	/* Logs: loads its group/stream metadata (before any write) and opens DATA/logs. */
+	s.logs = logs_new(&s.loop, s.store, opts->data_dir, err);
+	if (!s.logs)
+		goto out;
 	struct ecs_options eo = {.agent_timeout_s = opts->agent_timeout_s};
 	ecs_start(s.ecs, &s.loop, &eo);
 	s.api = api_new(s.creds, s.store, NULL);
 	ecs_add_to_api(s.ecs, s.api);
 	reg_add_to_api(s.reg, s.api);
+	logs_add_to_api(s.logs, s.api);
 	s.http = hsrv_start(&s.loop, &addr, API_BODY_MAX, api_handle, s.api, err);
 	if (!s.http)
 		goto out;
@@ -164,6 +179,7 @@ out:
 		ecs_stop(s.ecs);
 	reg_set_stopping(s.reg);
 	hsrv_stop(s.http);
+	logs_free(s.logs); /* makes the last events durable; its handles close in the run below */
 	if (s.store && store_flush(s.store, rc == 0 ? err : NULL) < 0)
 		rc = -1;
 	store_close(s.store);

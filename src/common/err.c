@@ -134,6 +134,7 @@ const char *err_kind_name(enum err_kind kind)
 		[ERR_LAYER_EXISTS] = "layer-exists",
 		[ERR_EMPTY_UPLOAD] = "empty-upload",
 		[ERR_LAYER_INACCESSIBLE] = "layer-inaccessible",
+		[ERR_RESOURCE_EXISTS] = "resource-exists",
 	};
 	if ((unsigned)kind >= ERR_KIND_COUNT || !names[kind])
 		return "unknown";

@@ -42,6 +42,7 @@ enum err_kind {
 	ERR_LAYER_EXISTS,	   /* LayerAlreadyExistsException */
 	ERR_EMPTY_UPLOAD,	   /* EmptyUploadException: a layer upload completed without any part */
 	ERR_LAYER_INACCESSIBLE,	   /* LayerInaccessibleException: a layer no image refers to */
+	ERR_RESOURCE_EXISTS,	   /* ResourceAlreadyExistsException (CloudWatch Logs) */
 	ERR_KIND_COUNT
 };
 

@@ -1,0 +1,520 @@
+/* CloudWatch Logs filter patterns: a hand-written recursive-descent parser for the term and JSON
+ * pattern forms, and a matcher (JSON messages are parsed with jansson). */
+#include "logs/filter.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/xalloc.h"
+
+enum term_kind { TERM_ALL, TERM_ANY, TERM_NOT };
+
+struct term {
+	enum term_kind kind;
+	char *s;
+	size_t n;
+};
+
+enum node_kind { N_AND, N_OR, N_CMP };
+enum cmp_op { OP_EQ, OP_NE, OP_LT, OP_GT, OP_LE, OP_GE, OP_NULL, OP_TRUE, OP_FALSE, OP_NOT_EXISTS };
+
+/* One step of a selector: a member name, or an array index when key is NULL. */
+struct step {
+	char *key;
+	size_t index;
+};
+
+struct node {
+	enum node_kind kind;
+	struct node *l, *r;
+	/* N_CMP */
+	struct step *steps;
+	size_t nsteps;
+	enum cmp_op op;
+	bool is_num;
+	double num;
+	char *str;
+};
+
+struct filter {
+	bool json;
+	struct term *terms;
+	size_t nterms;
+	bool any_optional;
+	struct node *root;
+};
+
+static void node_free(struct node *n)
+{
+	if (!n)
+		return;
+	node_free(n->l);
+	node_free(n->r);
+	for (size_t i = 0; i < n->nsteps; i++)
+		free(n->steps[i].key);
+	free(n->steps);
+	free(n->str);
+	free(n);
+}
+
+void filter_free(struct filter *f)
+{
+	if (!f)
+		return;
+	for (size_t i = 0; i < f->nterms; i++)
+		free(f->terms[i].s);
+	free(f->terms);
+	node_free(f->root);
+	free(f);
+}
+
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* --- term patterns --- */
+
+/* Reads a quoted string starting at *p (on the opening quote); \" and \\ are escapes. */
+static int read_quoted(const char **p, char **out, size_t *outn, struct err **err)
+{
+	const char *s = *p + 1;
+	size_t cap = strlen(s) + 1, n = 0;
+	char *o = xmalloc(cap);
+	while (*s && *s != '"') {
+		if (*s == '\\' && (s[1] == '"' || s[1] == '\\'))
+			s++;
+		o[n++] = *s++;
+	}
+	if (*s != '"') {
+		free(o);
+		return err_set(err, ERR_INVALID_PARAM, "Invalid filter pattern: unterminated quoted string");
+	}
+	o[n] = 0;
+	*p = s + 1;
+	*out = o;
+	*outn = n;
+	return 0;
+}
+
+static int parse_terms(struct filter *f, const char *p, struct err **err)
+{
+	size_t cap = 0;
+	while (*p) {
+		while (is_blank(*p))
+			p++;
+		if (!*p)
+			break;
+		struct term t = {.kind = TERM_ALL};
+		if ((*p == '?' || *p == '-') && p[1] && !is_blank(p[1])) {
+			t.kind = *p == '?' ? TERM_ANY : TERM_NOT;
+			p++;
+		}
+		if (*p == '"') {
+			if (read_quoted(&p, &t.s, &t.n, err) < 0)
+				return -1;
+			if (*p && !is_blank(*p))
+				return err_set(
+					err, ERR_INVALID_PARAM,
+					"Invalid filter pattern: a quoted term must be followed by a blank");
+		} else {
+			const char *b = p;
+			while (*p && !is_blank(*p))
+				p++;
+			t.n = (size_t)(p - b);
+			t.s = xstrndup(b, t.n);
+		}
+		if (f->nterms == cap) {
+			cap = cap ? 2 * cap : 4;
+			f->terms = xrealloc(f->terms, cap * sizeof(*f->terms));
+		}
+		f->terms[f->nterms++] = t;
+		if (t.kind == TERM_ANY)
+			f->any_optional = true;
+	}
+	return 0;
+}
+
+/* --- JSON patterns --- */
+
+struct parser {
+	const char *p;
+	int depth;
+	struct err **err;
+};
+
+static void skip(struct parser *ps)
+{
+	while (is_blank(*ps->p))
+		ps->p++;
+}
+
+static int perr(struct parser *ps, const char *what)
+{
+	return err_set(ps->err, ERR_INVALID_PARAM, "Invalid filter pattern: %s", what);
+}
+
+static bool word_end(char c)
+{
+	return !c || is_blank(c) || strchr("=!<>&|(){}", c) != NULL;
+}
+
+static bool match_kw(struct parser *ps, const char *kw)
+{
+	size_t n = strlen(kw);
+	if (strncmp(ps->p, kw, n) == 0 && word_end(ps->p[n])) {
+		ps->p += n;
+		return true;
+	}
+	return false;
+}
+
+static int parse_selector(struct parser *ps, struct node *n)
+{
+	if (*ps->p != '$')
+		return perr(ps, "a JSON comparison must start with a selector such as $.field");
+	ps->p++;
+	size_t cap = 0;
+	for (;;) {
+		struct step st = {0};
+		if (*ps->p == '.') {
+			const char *b = ++ps->p;
+			while (*ps->p && !word_end(*ps->p) && *ps->p != '.' && *ps->p != '[')
+				ps->p++;
+			if (ps->p == b)
+				return perr(ps, "empty member name in a selector");
+			st.key = xstrndup(b, (size_t)(ps->p - b));
+		} else if (*ps->p == '[') {
+			ps->p++;
+			char *end;
+			if (*ps->p < '0' || *ps->p > '9')
+				return perr(ps, "an array index in a selector must be a number");
+			unsigned long long v = strtoull(ps->p, &end, 10);
+			if (*end != ']' || v > 1000000)
+				return perr(ps, "bad array index in a selector");
+			st.index = (size_t)v;
+			ps->p = end + 1;
+		} else {
+			break;
+		}
+		if (n->nsteps == cap) {
+			cap = cap ? 2 * cap : 4;
+			n->steps = xrealloc(n->steps, cap * sizeof(*n->steps));
+		}
+		n->steps[n->nsteps++] = st;
+	}
+	if (n->nsteps == 0)
+		return perr(ps, "a selector must name a member ($.field)");
+	return 0;
+}
+
+static int parse_value(struct parser *ps, struct node *n)
+{
+	skip(ps);
+	if (*ps->p == '"') {
+		size_t len;
+		return read_quoted(&ps->p, &n->str, &len, ps->err);
+	}
+	const char *b = ps->p;
+	while (*ps->p && !word_end(*ps->p))
+		ps->p++;
+	if (ps->p == b)
+		return perr(ps, "a comparison needs a value");
+	n->str = xstrndup(b, (size_t)(ps->p - b));
+	char *end;
+	double d = strtod(n->str, &end);
+	if (*end == 0 && isfinite(d) && (n->str[0] == '-' || (n->str[0] >= '0' && n->str[0] <= '9'))) {
+		n->is_num = true;
+		n->num = d;
+	}
+	return 0;
+}
+
+static struct node *parse_or(struct parser *ps);
+
+static struct node *parse_primary(struct parser *ps)
+{
+	skip(ps);
+	if (*ps->p == '(') {
+		if (++ps->depth > FILTER_DEPTH_MAX) {
+			perr(ps, "too many nested parentheses");
+			return NULL;
+		}
+		ps->p++;
+		struct node *n = parse_or(ps);
+		if (!n)
+			return NULL;
+		skip(ps);
+		if (*ps->p != ')') {
+			node_free(n);
+			perr(ps, "missing ')'");
+			return NULL;
+		}
+		ps->p++;
+		ps->depth--;
+		return n;
+	}
+	struct node *n = xcalloc(1, sizeof(*n));
+	n->kind = N_CMP;
+	if (parse_selector(ps, n) < 0)
+		goto fail;
+	skip(ps);
+	const char *p = ps->p;
+	if (match_kw(ps, "IS")) {
+		skip(ps);
+		if (match_kw(ps, "NULL"))
+			n->op = OP_NULL;
+		else if (match_kw(ps, "TRUE"))
+			n->op = OP_TRUE;
+		else if (match_kw(ps, "FALSE"))
+			n->op = OP_FALSE;
+		else {
+			perr(ps, "IS must be followed by NULL, TRUE or FALSE");
+			goto fail;
+		}
+		return n;
+	}
+	if (match_kw(ps, "NOT")) {
+		skip(ps);
+		if (!match_kw(ps, "EXISTS")) {
+			perr(ps, "NOT must be followed by EXISTS");
+			goto fail;
+		}
+		n->op = OP_NOT_EXISTS;
+		return n;
+	}
+	if (p[0] == '!' && p[1] == '=')
+		n->op = OP_NE, ps->p += 2;
+	else if (p[0] == '<' && p[1] == '=')
+		n->op = OP_LE, ps->p += 2;
+	else if (p[0] == '>' && p[1] == '=')
+		n->op = OP_GE, ps->p += 2;
+	else if (p[0] == '=')
+		n->op = OP_EQ, ps->p += 1 + (p[1] == '=');
+	else if (p[0] == '<')
+		n->op = OP_LT, ps->p++;
+	else if (p[0] == '>')
+		n->op = OP_GT, ps->p++;
+	else {
+		perr(ps, "expected a comparison operator (=, !=, <, >, <=, >=)");
+		goto fail;
+	}
+	if (parse_value(ps, n) < 0)
+		goto fail;
+	if (n->op != OP_EQ && n->op != OP_NE && !n->is_num) {
+		perr(ps, "<, >, <= and >= compare numbers only");
+		goto fail;
+	}
+	return n;
+fail:
+	node_free(n);
+	return NULL;
+}
+
+static struct node *parse_and(struct parser *ps)
+{
+	struct node *l = parse_primary(ps);
+	while (l) {
+		skip(ps);
+		if (ps->p[0] != '&' || ps->p[1] != '&')
+			break;
+		ps->p += 2;
+		struct node *r = parse_primary(ps);
+		if (!r) {
+			node_free(l);
+			return NULL;
+		}
+		struct node *n = xcalloc(1, sizeof(*n));
+		n->kind = N_AND;
+		n->l = l;
+		n->r = r;
+		l = n;
+	}
+	return l;
+}
+
+static struct node *parse_or(struct parser *ps)
+{
+	struct node *l = parse_and(ps);
+	while (l) {
+		skip(ps);
+		if (ps->p[0] != '|' || ps->p[1] != '|')
+			break;
+		ps->p += 2;
+		struct node *r = parse_and(ps);
+		if (!r) {
+			node_free(l);
+			return NULL;
+		}
+		struct node *n = xcalloc(1, sizeof(*n));
+		n->kind = N_OR;
+		n->l = l;
+		n->r = r;
+		l = n;
+	}
+	return l;
+}
+
+struct filter *filter_parse(const char *pattern, struct err **err)
+{
+	struct filter *f = xcalloc(1, sizeof(*f));
+	if (strlen(pattern) > FILTER_PATTERN_MAX) {
+		err_set(err, ERR_INVALID_PARAM, "filterPattern must be at most %d characters",
+			FILTER_PATTERN_MAX);
+		goto fail;
+	}
+	const char *p = pattern;
+	while (is_blank(*p))
+		p++;
+	if (*p == '[' || *p == '%') {
+		err_set(err, ERR_INVALID_PARAM,
+			"Invalid filter pattern: space-delimited and regular-expression patterns are not "
+			"supported");
+		goto fail;
+	}
+	if (*p != '{') {
+		if (parse_terms(f, p, err) < 0)
+			goto fail;
+		return f;
+	}
+	f->json = true;
+	struct parser ps = {.p = p + 1, .err = err};
+	f->root = parse_or(&ps);
+	if (!f->root)
+		goto fail;
+	skip(&ps);
+	if (*ps.p != '}') {
+		perr(&ps, "expected '}' (or && / ||) after a comparison");
+		goto fail;
+	}
+	ps.p++;
+	skip(&ps);
+	if (*ps.p) {
+		perr(&ps, "unexpected text after '}'");
+		goto fail;
+	}
+	return f;
+fail:
+	filter_free(f);
+	return NULL;
+}
+
+/* --- matching --- */
+
+static bool contains(const char *h, size_t hn, const char *n, size_t nn)
+{
+	if (nn == 0)
+		return true;
+	return memmem(h, hn, n, nn) != NULL;
+}
+
+/* Glob match where '*' matches any run of characters. */
+static bool glob(const char *pat, const char *s, size_t sn)
+{
+	const char *star = NULL, *sp = NULL;
+	size_t i = 0;
+	while (i < sn) {
+		if (*pat == '*') {
+			star = pat++;
+			sp = s + i;
+		} else if (*pat && *pat == s[i]) {
+			pat++;
+			i++;
+		} else if (star) {
+			pat = star + 1;
+			i = (size_t)(++sp - s);
+		} else {
+			return false;
+		}
+	}
+	while (*pat == '*')
+		pat++;
+	return *pat == 0;
+}
+
+static json_t *select_value(json_t *doc, const struct node *n)
+{
+	json_t *v = doc;
+	for (size_t i = 0; v && i < n->nsteps; i++) {
+		if (n->steps[i].key)
+			v = json_is_object(v) ? json_object_get(v, n->steps[i].key) : NULL;
+		else
+			v = json_is_array(v) ? json_array_get(v, n->steps[i].index) : NULL;
+	}
+	return v;
+}
+
+static bool eval_cmp(const struct node *n, json_t *doc)
+{
+	json_t *v = select_value(doc, n);
+	if (n->op == OP_NOT_EXISTS)
+		return v == NULL;
+	if (!v)
+		return false;
+	switch (n->op) {
+	case OP_NULL: return json_is_null(v);
+	case OP_TRUE: return json_is_true(v);
+	case OP_FALSE: return json_is_false(v);
+	default: break;
+	}
+	bool eq;
+	if (n->is_num && json_is_number(v)) {
+		double d = json_number_value(v);
+		switch (n->op) {
+		case OP_LT: return d < n->num;
+		case OP_GT: return d > n->num;
+		case OP_LE: return d <= n->num;
+		case OP_GE: return d >= n->num;
+		default: eq = d == n->num; break;
+		}
+	} else if (json_is_string(v) && (n->op == OP_EQ || n->op == OP_NE)) {
+		eq = glob(n->str, json_string_value(v), json_string_length(v));
+	} else if (json_is_boolean(v) && (n->op == OP_EQ || n->op == OP_NE)) {
+		eq = strcmp(n->str, json_is_true(v) ? "true" : "false") == 0;
+	} else {
+		/* Different types never compare equal; ordering needs two numbers. */
+		return n->op == OP_NE;
+	}
+	return n->op == OP_NE ? !eq : eq;
+}
+
+static bool eval(const struct node *n, json_t *doc)
+{
+	switch (n->kind) {
+	case N_AND: return eval(n->l, doc) && eval(n->r, doc);
+	case N_OR: return eval(n->l, doc) || eval(n->r, doc);
+	default: return eval_cmp(n, doc);
+	}
+}
+
+bool filter_match(const struct filter *f, const char *msg, size_t len)
+{
+	if (f->json) {
+		/* Only messages that are JSON objects can match a JSON pattern. */
+		size_t i = 0;
+		while (i < len && is_blank(msg[i]))
+			i++;
+		if (i == len || msg[i] != '{')
+			return false;
+		json_t *doc = json_loadb(msg, len, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, NULL);
+		if (!doc)
+			return false;
+		bool r = eval(f->root, doc);
+		json_decref(doc);
+		return r;
+	}
+	bool any = false;
+	for (size_t i = 0; i < f->nterms; i++) {
+		const struct term *t = &f->terms[i];
+		bool has = contains(msg, len, t->s, t->n);
+		if (t->kind == TERM_ALL && !has)
+			return false;
+		if (t->kind == TERM_NOT && has)
+			return false;
+		if (t->kind == TERM_ANY && has)
+			any = true;
+	}
+	return !f->any_optional || any;
+}
