@@ -115,10 +115,12 @@ static int parse_terms(struct filter *f, const char *p, struct err **err)
 		if (*p == '"') {
 			if (read_quoted(&p, &t.s, &t.n, err) < 0)
 				return -1;
-			if (*p && !is_blank(*p))
+			if (*p && !is_blank(*p)) {
+				free(t.s);
 				return err_set(
 					err, ERR_INVALID_PARAM,
 					"Invalid filter pattern: a quoted term must be followed by a blank");
+			}
 		} else {
 			const char *b = p;
 			while (*p && !is_blank(*p))

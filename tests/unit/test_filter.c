@@ -1,0 +1,133 @@
+/* Unit tests for CloudWatch Logs filter patterns (logs/filter.h): the examples of the CloudWatch
+ * Logs user guide ("Filter pattern syntax") for terms, ?-terms, -terms, quoted phrases and JSON
+ * selectors, and the patterns that are refused. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "logs/filter.h"
+
+static bool m(const char *pattern, const char *msg)
+{
+	struct err *e = NULL;
+	struct filter *f = filter_parse(pattern, &e);
+	if (!f) {
+		fail_msg("pattern '%s' refused: %s", pattern, e->msg);
+		err_free(e);
+		return false;
+	}
+	bool r = filter_match(f, msg, strlen(msg));
+	filter_free(f);
+	return r;
+}
+
+static void refused(const char *pattern)
+{
+	struct err *e = NULL;
+	struct filter *f = filter_parse(pattern, &e);
+	if (f)
+		fail_msg("pattern '%s' was accepted", pattern);
+	assert_non_null(e);
+	assert_int_equal(e->kind, ERR_INVALID_PARAM);
+	err_free(e);
+}
+
+static void test_empty(void **state)
+{
+	(void)state;
+	assert_true(m("", "anything"));
+	assert_true(m("   ", "anything"));
+}
+
+static void test_terms(void **state)
+{
+	(void)state;
+	assert_true(m("ERROR", "[ERROR] disk full"));
+	assert_false(m("ERROR", "[error] disk full")); /* case-sensitive */
+	assert_true(m("ERROR disk", "[ERROR] disk full"));
+	assert_false(m("ERROR memory", "[ERROR] disk full"));
+	assert_true(m("\"disk full\"", "[ERROR] disk full"));
+	assert_false(m("\"full disk\"", "[ERROR] disk full"));
+	assert_true(m("?ERROR ?WARN", "WARN low memory"));
+	assert_true(m("?ERROR ?WARN", "ERROR x"));
+	assert_false(m("?ERROR ?WARN", "INFO fine"));
+	assert_true(m("ERROR -Exiting", "ERROR disk"));
+	assert_false(m("ERROR -Exiting", "ERROR Exiting now"));
+	assert_true(m("-DEBUG", "INFO x"));
+	assert_false(m("-DEBUG", "DEBUG x"));
+	assert_true(m("\"a \\\"quoted\\\" word\"", "say a \"quoted\" word"));
+}
+
+static void test_json(void **state)
+{
+	(void)state;
+	const char *msg = "{\"level\":\"error\",\"latency\":150,\"user\":{\"id\":7,\"name\":\"ann\"},"
+			  "\"tags\":[\"a\",\"b\"],\"ok\":false,\"nothing\":null}";
+	assert_true(m("{ $.level = \"error\" }", msg));
+	assert_true(m("{$.level=error}", msg));
+	assert_false(m("{ $.level = \"Error\" }", msg));
+	assert_true(m("{ $.level != \"info\" }", msg));
+	assert_true(m("{ $.level = \"err*\" }", msg));
+	assert_true(m("{ $.level = \"*r*o*\" }", msg));
+	assert_false(m("{ $.level = \"warn*\" }", msg));
+	assert_true(m("{ $.latency > 100 }", msg));
+	assert_false(m("{ $.latency < 100 }", msg));
+	assert_true(m("{ $.latency >= 150 && $.latency <= 150 }", msg));
+	assert_true(m("{ $.latency = 150 }", msg));
+	assert_true(m("{ $.latency != 151 }", msg));
+	assert_true(m("{ $.user.id = 7 }", msg));
+	assert_true(m("{ $.user.name = \"ann\" }", msg));
+	assert_true(m("{ $.tags[1] = \"b\" }", msg));
+	assert_true(m("{ $.level = \"info\" || $.latency > 100 }", msg));
+	assert_false(m("{ $.level = \"info\" && $.latency > 100 }", msg));
+	assert_true(m("{ ($.level = \"info\" || $.level = \"error\") && $.user.id = 7 }", msg));
+	assert_true(m("{ $.ok IS FALSE }", msg));
+	assert_true(m("{ $.nothing IS NULL }", msg));
+	assert_true(m("{ $.missing NOT EXISTS }", msg));
+	assert_false(m("{ $.level NOT EXISTS }", msg));
+	assert_false(m("{ $.missing = \"x\" }", msg));
+	assert_false(m("{ $.level = \"error\" }", "level=error, not JSON"));
+	assert_false(m("{ $.level = \"error\" }", "[1,2]"));
+}
+
+static void test_refused(void **state)
+{
+	(void)state;
+	refused("{ $.level = }");
+	refused("{ level = \"x\" }");
+	refused("{ $.level = \"x\" ");
+	refused("{ $.level > \"x\" }");
+	refused("{ $.a = 1 } trailing");
+	refused("\"unterminated");
+	refused("[ip, user, status = 404]");
+	refused("{ $.a ~ 1 }");
+	refused("{ $. = 1 }");
+	char deep[200];
+	memset(deep, '(', 100);
+	deep[0] = '{';
+	memcpy(deep + 100, "$.a = 1 }", sizeof("$.a = 1 }"));
+	refused(deep);
+	char *big = malloc(FILTER_PATTERN_MAX + 2);
+	memset(big, 'a', FILTER_PATTERN_MAX + 1);
+	big[FILTER_PATTERN_MAX + 1] = 0;
+	refused(big);
+	free(big);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_terms),
+		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_refused),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
