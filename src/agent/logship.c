@@ -51,8 +51,8 @@ static int digits(const char *p, int n)
 	return v;
 }
 
-int logship_parse_line(const char *line, size_t len, long long *ms, bool *partial, const char **msg,
-		       size_t *msg_len)
+int logship_parse_line(const char *line, size_t len, long long *ms, bool *is_stderr, bool *partial,
+		       const char **msg, size_t *msg_len)
 {
 	/* "2024-05-01T12:00:00.123456789+00:00 stdout F text" */
 	const char *sp = memchr(line, ' ', len);
@@ -93,6 +93,7 @@ int logship_parse_line(const char *line, size_t len, long long *ms, bool *partia
 	if (!sp2 || sp2 + 2 > end || (sp2[1] != 'F' && sp2[1] != 'P'))
 		return -1;
 	*partial = sp2[1] == 'P';
+	*is_stderr = sp2 - rest == 6 && memcmp(rest, "stderr", 6) == 0;
 	const char *m = sp2 + 2;
 	if (m < end && *m == ' ')
 		m++;
@@ -229,6 +230,8 @@ static void on_put(void *arg, const struct awsc_result *r)
 	if (s->stopped)
 		return;
 	if (!r->out && transient(r)) {
+		log_debug("logs: %s/%s: PutLogEvents: %u %s: %s (retrying)", s->group, s->stream, r->status,
+			  r->error_type ? r->error_type : "", r->message ? r->message : "");
 		retry(s);
 		return;
 	}
@@ -239,6 +242,7 @@ static void on_put(void *arg, const struct awsc_result *r)
 			 r->message ? r->message : "");
 	s->backoff_ms = 0;
 	s->offset += s->consumed;
+	log_debug("logs: %s/%s: shipped up to byte %lld", s->group, s->stream, s->offset);
 	s->consumed = 0;
 	offset_save(s);
 	step(s);
@@ -276,70 +280,80 @@ static json_t *read_batch(struct logship_stream *s, bool *eof)
 	}
 	*eof = s->offset + got >= st.st_size;
 	json_t *events = json_array();
-	struct buf msg = BUF_INIT;
-	long long msg_ms = 0, last_ms = 0;
-	size_t used = 0, bytes = 0, pos = 0, pending_from = 0;
-	bool in_partial = false;
-	while (pos < (size_t)got && json_array_size(events) < LOGSHIP_BATCH_EVENTS) {
+	/* stdout and stderr each have their own partial line: conmon marks a line "P" when a read of
+	 * that stream ended without a newline, and the other stream's lines may come in between */
+	struct buf msg[2] = {BUF_INIT, BUF_INIT};
+	long long msg_ms[2] = {0, 0}, last_ms = 0;
+	bool in_partial[2] = {false, false};
+	size_t used = 0, clean_events = 0, bytes = 0, clean_bytes = 0, pos = 0;
+	bool full = false;
+	while (pos < (size_t)got && !full) {
 		char *nl = memchr(data + pos, '\n', (size_t)got - pos);
 		if (!nl)
 			break;
 		size_t len = (size_t)(nl - (data + pos));
 		long long ms;
-		bool partial;
+		bool partial, err_stream;
 		const char *m;
 		size_t mlen;
-		if (logship_parse_line(data + pos, len, &ms, &partial, &m, &mlen) < 0) {
-			pos += len + 1; /* not a log line: skipped */
-			if (!in_partial)
-				used = pos;
-			continue;
+		if (logship_parse_line(data + pos, len, &ms, &err_stream, &partial, &m, &mlen) == 0) {
+			int k = err_stream;
+			if (!in_partial[k])
+				msg_ms[k] = ms;
+			buf_add(&msg[k], m, mlen);
+			in_partial[k] = partial && msg[k].len < LOGSHIP_EVENT_MAX;
+			if (!in_partial[k]) {
+				/* one message (split as CloudWatch splits long ones); an empty line is no
+				 * event (CloudWatch takes none) */
+				long long t =
+					msg_ms[k] < last_ms ? last_ms : msg_ms[k]; /* a batch is in order */
+				for (size_t off = 0; off < msg[k].len; off += LOGSHIP_EVENT_MAX) {
+					size_t n = msg[k].len - off < LOGSHIP_EVENT_MAX ? msg[k].len - off
+											: LOGSHIP_EVENT_MAX;
+					json_t *ev = json_object();
+					json_object_set_new(ev, "timestamp", json_integer(t));
+					json_object_set_new(ev, "message", utf8_string(msg[k].p + off, n));
+					json_array_append_new(events, ev);
+					bytes += n + 26;
+				}
+				last_ms = t;
+				buf_reset(&msg[k]);
+			}
 		}
-		if (!in_partial) {
-			pending_from = pos;
-			msg_ms = ms;
-		}
-		buf_add(&msg, m, mlen);
 		pos += len + 1;
-		in_partial = partial;
-		if (partial && msg.len < LOGSHIP_EVENT_MAX)
-			continue;
-		/* one message (split as CloudWatch splits long ones) */
-		size_t need = msg.len + 26 * (1 + msg.len / LOGSHIP_EVENT_MAX);
-		if (bytes + need > LOGSHIP_BATCH_BYTES && json_array_size(events) > 0) {
-			pos = pending_from;
-			in_partial = false;
-			break;
+		if (!in_partial[0] && !in_partial[1]) {
+			/* a clean point: everything up to here is in the batch */
+			used = pos;
+			clean_events = json_array_size(events);
+			clean_bytes = bytes;
 		}
-		if (msg_ms < last_ms)
-			msg_ms = last_ms; /* a batch must be in order */
-		/* an empty line is no event (CloudWatch takes none) */
-		for (size_t off = 0; off < msg.len; off += LOGSHIP_EVENT_MAX) {
-			size_t n = msg.len - off < LOGSHIP_EVENT_MAX ? msg.len - off : LOGSHIP_EVENT_MAX;
-			json_t *ev = json_object();
-			json_object_set_new(ev, "timestamp", json_integer(msg_ms));
-			json_object_set_new(ev, "message", utf8_string(msg.p + off, n));
-			json_array_append_new(events, ev);
-		}
-		bytes += need;
-		last_ms = msg_ms;
-		buf_reset(&msg);
-		in_partial = false;
+		full = json_array_size(events) >= LOGSHIP_BATCH_EVENTS - 1 ||
+		       bytes + 2 * (LOGSHIP_EVENT_MAX + 26) > LOGSHIP_BATCH_BYTES;
+	}
+	if (full && clean_events > 0) {
+		/* stop at the last clean point: what follows goes in the next batch, whole */
+		while (json_array_size(events) > clean_events)
+			json_array_remove(events, json_array_size(events) - 1);
+		bytes = clean_bytes;
+	} else if (full) {
+		used = pos; /* no clean point in a whole batch: take it as it is */
+	}
+	if ((in_partial[0] || in_partial[1]) && s->finishing && *eof && !full) {
+		/* the container is gone: its last partial lines are flushed as they are */
+		for (int k = 0; k < 2; k++)
+			if (in_partial[k] && msg[k].len) {
+				json_t *ev = json_object();
+				json_object_set_new(ev, "timestamp",
+						    json_integer(msg_ms[k] < last_ms ? last_ms : msg_ms[k]));
+				json_object_set_new(ev, "message", utf8_string(msg[k].p, msg[k].len));
+				json_array_append_new(events, ev);
+			}
 		used = pos;
 	}
-	if (in_partial && s->finishing && *eof && msg.len) {
-		/* the container is gone: its last partial line is flushed as it is */
-		json_t *ev = json_object();
-		json_object_set_new(ev, "timestamp", json_integer(msg_ms < last_ms ? last_ms : msg_ms));
-		json_object_set_new(
-			ev, "message",
-			utf8_string(msg.p, msg.len < LOGSHIP_EVENT_MAX ? msg.len : LOGSHIP_EVENT_MAX));
-		json_array_append_new(events, ev);
-		used = pos;
-	}
+	buf_release(&msg[0]);
+	buf_release(&msg[1]);
 	if (used < (size_t)got)
 		*eof = false;
-	buf_release(&msg);
 	free(data);
 	s->consumed = (long long)used;
 	if (json_array_size(events) == 0) {
@@ -390,6 +404,7 @@ static void step(struct logship_stream *s)
 		return;
 	}
 	if (s->finishing && eof) {
+		log_debug("logs: %s/%s: all %lld bytes shipped", s->group, s->stream, s->offset);
 		finished(s);
 		return;
 	}

@@ -53,9 +53,10 @@ void logship_finish(struct logship_stream *s, void (*done)(void *arg), void *arg
  * NULL. */
 void logship_stop(struct logship_stream *s);
 
-/* One line of a k8s-file log, parsed: ms since the epoch, whether it is partial, and the message
- * (borrowed from line). Returns 0, or -1 for a line that is not in the format. */
-int logship_parse_line(const char *line, size_t len, long long *ms, bool *partial, const char **msg,
-		       size_t *msg_len);
+/* One line of a k8s-file log, parsed: ms since the epoch, whether it came from stderr (else
+ * stdout), whether it is partial, and the message (borrowed from line). Returns 0, or -1 for a line
+ * that is not in the format. */
+int logship_parse_line(const char *line, size_t len, long long *ms, bool *is_stderr, bool *partial,
+		       const char **msg, size_t *msg_len);
 
 #endif

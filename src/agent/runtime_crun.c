@@ -1244,17 +1244,24 @@ static void advance(struct crt_task *t)
 	if (t->closed)
 		return;
 	if (t->released) {
-		/* Forgotten by the agent: after its cleanup when that has begun (the task stopped),
-		 * else at once (the agent exits: its containers keep running, a new agent adopts them). */
+		/* Forgotten by the agent. A task whose containers have all stopped still ships its last
+		 * log lines and is cleaned up (unless the agent is exiting); one still running is left
+		 * as it is at once (the agent exits: a new agent adopts its containers). */
 		for (size_t i = 0; i < t->n; i++)
 			if (t->c[i].pull) {
 				struct image_pull *p = t->c[i].pull;
 				t->c[i].pull = NULL;
 				image_pull_cancel(p);
 			}
-		if (t->jobs == 0 && t->pulls_left == 0 && (t->cleaned || !t->cleaning))
-			task_close(t);
-		return;
+		bool all_stopped = true;
+		for (size_t i = 0; i < t->n; i++)
+			all_stopped &= t->c[i].state == CS_STOPPED;
+		bool finish = all_stopped && !t->cleaned && (t->cleaning || !t->rt->closing);
+		if (!finish) {
+			if (t->jobs == 0 && t->pulls_left == 0 && (t->cleaned || !t->cleaning))
+				task_close(t);
+			return;
+		}
 	}
 	if (!t->pulled) {
 		if (t->pulls_left > 0)

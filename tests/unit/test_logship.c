@@ -12,12 +12,13 @@
 static void check(const char *line, long long want_ms, bool want_partial, const char *want_msg)
 {
 	long long ms;
-	bool partial;
+	bool partial, err_stream;
 	const char *m;
 	size_t n;
-	assert_int_equal(logship_parse_line(line, strlen(line), &ms, &partial, &m, &n), 0);
+	assert_int_equal(logship_parse_line(line, strlen(line), &ms, &err_stream, &partial, &m, &n), 0);
 	assert_int_equal(ms, want_ms);
 	assert_int_equal(partial, want_partial);
+	assert_int_equal(err_stream, strstr(line, " stderr ") != NULL);
 	assert_int_equal(n, strlen(want_msg));
 	assert_memory_equal(m, want_msg, n);
 }
@@ -46,10 +47,11 @@ static void test_bad_lines(void **state)
 			     "2024-05-01T12:00:00+0000 stdout F x"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		long long ms;
-		bool partial;
+		bool partial, err_stream;
 		const char *m;
 		size_t n;
-		assert_int_equal(logship_parse_line(bad[i], strlen(bad[i]), &ms, &partial, &m, &n), -1);
+		assert_int_equal(
+			logship_parse_line(bad[i], strlen(bad[i]), &ms, &err_stream, &partial, &m, &n), -1);
 	}
 }
 

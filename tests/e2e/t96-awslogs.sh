@@ -1,0 +1,135 @@
+#!/bin/bash
+# The awslogs driver end to end: a container's stdout and stderr read back through `aws logs`
+# (get-log-events and filter-log-events, every line in order), the stream named as ECS names it,
+# awslogs-create-group, a missing group failing the start with ECS's message, nothing lost across an
+# agent restart and a server restart while a container prints, and another account seeing nothing.
+# Needs root.
+source "$(dirname "$0")/lib.sh"
+[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root"; exit 0; }
+for b in crun conmon iptables; do command -v "$b" >/dev/null || { echo "1..0 # SKIP $b is not installed"; exit 0; }; done
+[ -x /bin/busybox ] || { echo "1..0 # SKIP busybox-static is not installed"; exit 0; }
+start_server --agent-timeout 60
+C=logs
+STATE=$TMP/agent
+BRIDGE=gl$$
+SUBNET=172.31.$((200 + ($$ + 13) % 50)).0/24
+META_PORT=$(e2epy -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+AGENT_PID=
+start_agent() {
+	"$GANTRY_BIN" agent --server "$ENDPOINT" --cluster "$C" --runtime crun --state "$STATE" --bridge "$BRIDGE" \
+		--subnet "$SUBNET" --metadata-port "$META_PORT" >>"$TMP/agent.log" 2>&1 &
+	AGENT_PID=$!
+	EXTRA_PIDS+=($AGENT_PID)
+}
+logs_cleanup() {
+	[ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
+	if [ -d "$STATE/crun-runtime/crun/crun" ]; then
+		for d in "$STATE"/crun-runtime/crun/crun/*/; do
+			[ -d "$d" ] && crun --root "$STATE/crun-runtime/crun/crun" delete --force "$(basename "$d")" 2>/dev/null
+		done
+	fi
+	grep " $STATE/" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do umount -l "$m"; done
+	ip link del "$BRIDGE" 2>/dev/null
+	cleanup
+}
+trap logs_cleanup EXIT
+ok "create the cluster" aws1 ecs create-cluster --cluster-name "$C"
+start_agent
+for _ in $(seq 1 100); do
+	n=$(aws1 ecs list-container-instances --cluster "$C" --query 'length(containerInstanceArns)' --output text 2>/dev/null)
+	[ "$n" = 1 ] && break
+	sleep 0.2
+done
+check "the crun agent registered" test "$n" = 1
+mkdir -p "$TMP/rootfs/bin"
+cp /bin/busybox "$TMP/rootfs/bin/" && for a in sh seq sleep echo; do ln -s busybox "$TMP/rootfs/bin/$a"; done
+ok "import busybox" "$GANTRY_BIN" image import --endpoint "$ENDPOINT" --create-repository --env PATH=/bin "$TMP/rootfs" bb:1
+IMG=${ENDPOINT#http://}/bb:1
+wait_status() {
+	local arn=$1 want=$2 limit=${3:-60} st
+	for _ in $(seq 1 $((limit * 5))); do
+		st=$(aws1 ecs describe-tasks --cluster "$C" --tasks "$arn" --query 'tasks[0].lastStatus' --output text 2>/dev/null)
+		[ "$st" = "$want" ] && return 0
+		sleep 0.2
+	done
+	echo "# $arn is $st, not $want" >&2
+	return 1
+}
+logdef() { # family group prefix create command
+	python3 -c 'import json,sys; f,g,p,c,cmd,img=sys.argv[1:]; print(json.dumps([{"name":"app","image":img,"memory":32,"command":["sh","-c",cmd],"logConfiguration":{"logDriver":"awslogs","options":dict({"awslogs-group":g,"awslogs-region":"us-east-1","awslogs-stream-prefix":p}, **({"awslogs-create-group":"true"} if c=="yes" else {}))}}]))' "$@" "$IMG"
+}
+
+# 1. A missing group without awslogs-create-group fails the start.
+ok "register a task logging to a group that does not exist" aws1 ecs register-task-definition --family nogroup \
+	--container-definitions "$(logdef nogroup /gantry/nope pfx no 'echo hi')"
+TASK=$(aws1 ecs run-task --cluster "$C" --task-definition nogroup --query 'tasks[0].taskArn' --output text)
+ok "... the task stops" wait_status "$TASK" STOPPED
+aws1 ecs describe-tasks --cluster "$C" --tasks "$TASK" >"$TMP/task.json"
+jcheck "... failing to start, with ECS's message" "$TMP/task.json" \
+	"d['tasks'][0]['stopCode'] == 'TaskFailedToStart' and 'ResourceInitializationError' in d['tasks'][0]['containers'][0]['reason'] and 'log group does not exist' in d['tasks'][0]['containers'][0]['reason']"
+
+# 2. 100,000 lines on stdout and stderr, with awslogs-create-group.
+ok "register a chatty task (100,000 lines, stdout and stderr)" aws1 ecs register-task-definition --family chatty \
+	--container-definitions "$(logdef chatty /gantry/chatty web yes 'for i in $(seq 1 50000); do echo "out $i"; echo "ERROR err $i" >&2; done')"
+TASK=$(aws1 ecs run-task --cluster "$C" --task-definition chatty --query 'tasks[0].taskArn' --output text)
+TID=${TASK##*/}
+ok "... runs to the end" wait_status "$TASK" STOPPED 120
+ok "get-log-events: every line, in order (stream prefix/container/task-id)" e2epy - "$ENDPOINT" "/gantry/chatty" "web/app/$TID" <<'PY'
+import sys, time, boto3
+ep, group, stream = sys.argv[1:]
+logs = boto3.client("logs", endpoint_url=ep, region_name="us-east-1")
+deadline = time.time() + 60
+while True:
+    msgs, token = [], None
+    while True:
+        kw = dict(logGroupName=group, logStreamName=stream, startFromHead=True)
+        if token:
+            kw["nextToken"] = token
+        r = logs.get_log_events(**kw)
+        msgs += [e["message"] for e in r["events"]]
+        if r["nextForwardToken"] == token:
+            break
+        token = r["nextForwardToken"]
+    if len(msgs) >= 100000 or time.time() > deadline:
+        break
+    time.sleep(1)
+outs = [m for m in msgs if m.startswith("out ")]
+errs = [m for m in msgs if m.startswith("ERROR err ")]
+assert len(msgs) == 100000, len(msgs)
+assert outs == ["out %d" % i for i in range(1, 50001)], "stdout out of order or missing"
+assert errs == ["ERROR err %d" % i for i in range(1, 50001)], "stderr out of order or missing"
+print("100000 lines in order")
+PY
+ok "filter-log-events --filter-pattern ERROR" aws1 logs filter-log-events --log-group-name /gantry/chatty \
+	--filter-pattern ERROR --max-items 5
+jcheck "... finds the stderr lines" "$TMP/out" "len(d['events']) == 5 and all(e['message'].startswith('ERROR err') for e in d['events'])"
+
+# 3. An agent restart and a server restart while a container prints: nothing lost.
+ok "register a slow printer" aws1 ecs register-task-definition --family slow \
+	--container-definitions "$(logdef slow /gantry/slow s yes 'for i in $(seq 1 60); do echo "line $i"; sleep 0.1; done')"
+TASK=$(aws1 ecs run-task --cluster "$C" --task-definition slow --query 'tasks[0].taskArn' --output text)
+TID=${TASK##*/}
+ok "... runs" wait_status "$TASK" RUNNING
+sleep 1
+kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
+sleep 1
+start_agent
+sleep 1
+stop_server KILL
+start_server --agent-timeout 60
+ok "... stops after both restarts" wait_status "$TASK" STOPPED 60
+for _ in $(seq 1 60); do
+	aws1 logs get-log-events --log-group-name /gantry/slow --log-stream-name "s/app/$TID" --start-from-head >"$TMP/ev.json" 2>/dev/null
+	jtrue "$TMP/ev.json" "len(d['events']) >= 60" && break
+	sleep 1
+done
+jcheck "all 60 lines arrived, in order, once" "$TMP/ev.json" "[e['message'] for e in d['events']] == ['line %d' % i for i in range(1, 61)]"
+
+# 4. Another account sees nothing.
+if AWS_ACCESS_KEY_ID=$KEY_B AWS_SECRET_ACCESS_KEY=$SECRET_B "$AWS1" --endpoint-url "$ENDPOINT" logs describe-log-groups >"$TMP/b.json" 2>"$TMP/err"; then
+	jcheck "account B sees no log group" "$TMP/b.json" "d['logGroups'] == []"
+else
+	check "account B's call works" false
+fi
+check "no sanitizer report in the agent log" bash -c "! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' $TMP/agent.log"
+done_testing
