@@ -68,6 +68,29 @@ check "no mount left" bash -c "! awk '{print \$5}' /proc/self/mountinfo | grep '
 check "no veth left on gantry0" bash -c "[ -z \"\$(ip -o link show master gantry0 2>/dev/null)\" ]"
 check "no iptables rule names the task" bash -c "! iptables-save | grep -q '$(basename "$TASK")'"
 check "no cgroup left" bash -c "! ls -d /sys/fs/cgroup/*/gantry/$(basename "$TASK") 2>/dev/null | grep -q ."
+# The README's logs section: the awslogs driver, read with `aws logs tail --follow` and filtered.
+sed "s|127.0.0.1:7700|$HOST|" "$ROOT/docs/examples/hello-logs.json" >hello-logs.json
+ok "register hello-logs (README)" aws1 ecs register-task-definition --cli-input-json file://hello-logs.json
+ok "run it" aws1 ecs run-task --task-definition hello-logs --query 'tasks[0].taskArn' --output text
+LOGTASK=$(cat "$TMP/out")
+if have_aws2; then
+	timeout 12 "$AWS2" logs tail /ecs/hello-logs --follow --endpoint-url "$ENDPOINT" >"$TMP/tail.out" 2>"$TMP/tail.err"
+	check "aws logs tail --follow (CLI v2) shows the lines as they come" grep -q "INFO tick 3" "$TMP/tail.out"
+else
+	sleep 12
+fi
+for _ in $(seq 1 20); do
+	aws1 logs filter-log-events --log-group-name /ecs/hello-logs --filter-pattern ERROR >"$TMP/f.json" 2>/dev/null
+	jtrue "$TMP/f.json" "len(d['events']) >= 1" && break
+	sleep 1
+done
+jcheck "filter-log-events --filter-pattern ERROR finds the error line, in a hello/app/<task> stream" "$TMP/f.json" \
+	"d['events'][0]['message'] == 'ERROR tick 10 went wrong' and d['events'][0]['logStreamName'].startswith('hello/app/')"
+ok "stop it" aws1 ecs stop-task --task "$LOGTASK"
+ok "... stopped" aws1 ecs wait tasks-stopped --tasks "$LOGTASK"
+sleep 1
+check "no container left after it" bash -c "[ -z \"\$(ls -A $STATE/crun/crun)\" ]"
+
 kill "$DEV_PID"; wait "$DEV_PID"
 check "gantry dev stops on SIGTERM (exit $?)" true
 DEV_PID=
