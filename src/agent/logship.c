@@ -24,7 +24,8 @@ struct logship_stream {
 	uv_loop_t *loop;
 	struct awsc *aws;
 	char *path, *offset_path, *group, *stream;
-	bool create_group;
+	bool create_group, non_blocking;
+	long long max_buffer;
 	enum phase phase;
 	long long offset;   /* bytes of the log shipped */
 	long long consumed; /* bytes the batch in flight covers */
@@ -129,6 +130,25 @@ static json_t *utf8_string(const char *p, size_t n)
 	j = json_stringn(b.p, b.len);
 	buf_release(&b);
 	return j ? j : json_string("");
+}
+
+long long logship_parse_size(const char *s)
+{
+	char *end;
+	errno = 0;
+	long long v = s ? strtoll(s, &end, 10) : -1;
+	if (!s || errno || end == s || v < 0)
+		return -1;
+	long long mul = 1;
+	if (*end == 'k' || *end == 'K')
+		mul = 1024, end++;
+	else if (*end == 'm' || *end == 'M')
+		mul = 1024 * 1024, end++;
+	else if (*end == 'g' || *end == 'G')
+		mul = 1024LL * 1024 * 1024, end++;
+	if (*end == 'b' || *end == 'B')
+		end++;
+	return *end || v > (1LL << 40) / mul ? -1 : v * mul;
 }
 
 /* ---- offsets ---- */
@@ -268,6 +288,18 @@ static json_t *read_batch(struct logship_stream *s, bool *eof)
 	if (fstat(fd, &st) != 0 || st.st_size < s->offset) {
 		/* the log was truncated (conmon's size limit): start over */
 		s->offset = 0;
+	}
+	if (s->non_blocking && st.st_size - s->offset > s->max_buffer) {
+		/* non-blocking: more is waiting than the buffer holds; the oldest lines go, from a line
+		 * start on */
+		long long at = st.st_size - s->max_buffer;
+		char c;
+		while (at < st.st_size && pread(fd, &c, 1, at - 1) == 1 && c != '\n')
+			at++;
+		log_warn(
+			"logs: %s/%s: non-blocking mode: %lld bytes of output dropped (max-buffer-size %lld)",
+			s->group, s->stream, at - s->offset, s->max_buffer);
+		s->offset = at;
 	}
 	size_t want = st.st_size - s->offset > LOGSHIP_READ_MAX ? LOGSHIP_READ_MAX
 								: (size_t)(st.st_size - s->offset);
@@ -423,6 +455,8 @@ struct logship_stream *logship_start(uv_loop_t *loop, struct awsc *aws, const ch
 	s->group = xstrdup(t->group);
 	s->stream = xstrdup(t->stream);
 	s->create_group = t->create_group;
+	s->non_blocking = t->non_blocking;
+	s->max_buffer = t->max_buffer > 0 ? t->max_buffer : LOGSHIP_MAX_BUFFER_DEFAULT;
 	s->ready = ready_fn;
 	s->ready_arg = arg;
 	offset_load(s);

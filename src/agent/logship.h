@@ -15,14 +15,18 @@
 #include "api/awsc.h"
 #include "common/err.h"
 
-#define LOGSHIP_EVENT_MAX    (256 * 1024 - 26) /* CloudWatch: bytes of one event's message */
-#define LOGSHIP_BATCH_BYTES  (1024 * 1024)     /* and of a batch, counting 26 bytes per event */
-#define LOGSHIP_BATCH_EVENTS 10000
-#define LOGSHIP_READ_MAX     (2 * 1024 * 1024) /* bytes of the log read at a time */
-#define LOGSHIP_POLL_MS	     250	       /* how often a running container's log is looked at */
-#define LOGSHIP_RETRY_MIN_MS 500	       /* after a failed call: this, doubling ... */
-#define LOGSHIP_RETRY_MAX_MS 15000	       /* ... up to this */
-#define LOGSHIP_CALL_TIMEOUT 30000
+#define LOGSHIP_EVENT_MAX	   (256 * 1024 - 26) /* CloudWatch: bytes of one event's message */
+#define LOGSHIP_BATCH_BYTES	   (1024 * 1024)     /* and of a batch, counting 26 bytes per event */
+#define LOGSHIP_BATCH_EVENTS	   10000
+#define LOGSHIP_READ_MAX	   (2 * 1024 * 1024) /* bytes of the log read at a time */
+#define LOGSHIP_POLL_MS		   250		     /* how often a running container's log is looked at */
+#define LOGSHIP_RETRY_MIN_MS	   500		     /* after a failed call: this, doubling ... */
+#define LOGSHIP_RETRY_MAX_MS	   15000	     /* ... up to this */
+#define LOGSHIP_CALL_TIMEOUT	   30000
+#define LOGSHIP_MAX_BUFFER_DEFAULT (1024 * 1024) /* docker's max-buffer-size: 1m */
+
+/* Parses a docker size ("4m", "512k", "1g", "1048576") into bytes. Returns -1 when it is not one. */
+long long logship_parse_size(const char *s);
 
 struct logship_stream;
 
@@ -31,8 +35,12 @@ struct logship_target {
 	const char *group;  /* awslogs-group */
 	const char *stream; /* "prefix/container/task-id", as ECS names it */
 	bool create_group;  /* awslogs-create-group */
-	bool non_blocking;  /* mode non-blocking: the container never waits for shipping (it never
-			     * does here: conmon writes to a file) */
+	/* mode: the container never waits for shipping here (conmon writes its output to a file,
+	 * which is the buffer). blocking (the default) ships every line, up to conmon's log size
+	 * bound; non-blocking keeps at most max_buffer bytes not yet shipped and drops the oldest
+	 * beyond that (with a warning), as docker's ring buffer does. */
+	bool non_blocking;
+	long long max_buffer; /* max-buffer-size in bytes; 0 = LOGSHIP_MAX_BUFFER_DEFAULT */
 };
 
 /* Called once when the stream is ready (the group and stream exist: e is NULL) or cannot be

@@ -1134,8 +1134,18 @@ static void logs_start(struct crt_cont *c)
 	char *log = xasprintf("%s/ctr.log", c->dir), *off = xasprintf("%s/log.offset", c->dir);
 	mkdir(t->dir, 0700);
 	mkdir(c->dir, 0700);
-	struct logship_target lt = {
-		.group = group, .stream = stream, .create_group = create && strcasecmp(create, "true") == 0};
+	const char *mode = def_str(opts, "mode"), *mbs = def_str(opts, "max-buffer-size");
+	struct logship_target lt = {.group = group,
+				    .stream = stream,
+				    .create_group = create && strcasecmp(create, "true") == 0,
+				    .non_blocking = mode && strcmp(mode, "non-blocking") == 0,
+				    .max_buffer = mbs ? logship_parse_size(mbs) : 0};
+	if (mbs && lt.max_buffer < 0) {
+		c->logs = -1;
+		set_reason(c, "CannotStartContainerError: awslogs: max-buffer-size '%s' is not a size", mbs);
+		free(stream), free(log), free(off);
+		return;
+	}
 	c->logs = 1;
 	c->ship = logship_start(t->rt->base.loop, t->rt->aws, log, off, &lt, on_logs_ready, c);
 	free(stream), free(log), free(off);

@@ -55,11 +55,26 @@ static void test_bad_lines(void **state)
 	}
 }
 
+static void test_sizes(void **state)
+{
+	(void)state;
+	assert_int_equal(logship_parse_size("1048576"), 1048576);
+	assert_int_equal(logship_parse_size("4m"), 4 << 20);
+	assert_int_equal(logship_parse_size("512k"), 512 << 10);
+	assert_int_equal(logship_parse_size("1g"), 1LL << 30);
+	assert_int_equal(logship_parse_size("2MB"), 2 << 20);
+	assert_int_equal(logship_parse_size("x"), -1);
+	assert_int_equal(logship_parse_size("4q"), -1);
+	assert_int_equal(logship_parse_size("-1"), -1);
+	assert_int_equal(logship_parse_size(NULL), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lines),
 		cmocka_unit_test(test_bad_lines),
+		cmocka_unit_test(test_sizes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
