@@ -151,6 +151,20 @@ long long logship_parse_size(const char *s)
 	return *end || v > (1LL << 40) / mul ? -1 : v * mul;
 }
 
+/* What an event adds to the request body: its message as JSON escapes it (a control character
+ * takes up to 6 bytes, an invalid byte the 3 of U+FFFD) and the members around it. CloudWatch counts
+ * 26 bytes per event plus the message; the request body is larger, and it is the body that the
+ * server bounds. */
+static size_t json_cost(const char *p, size_t n)
+{
+	size_t c = 64;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)p[i];
+		c += ch < 0x20 ? 6 : ch == '"' || ch == '\\' ? 2 : ch >= 0x80 ? 3 : 1;
+	}
+	return c;
+}
+
 /* ---- offsets ---- */
 
 static void offset_load(struct logship_stream *s)
@@ -333,23 +347,40 @@ static json_t *read_batch(struct logship_stream *s, bool *eof)
 			if (!in_partial[k])
 				msg_ms[k] = ms;
 			buf_add(&msg[k], m, mlen);
-			in_partial[k] = partial && msg[k].len < LOGSHIP_EVENT_MAX;
-			if (!in_partial[k]) {
-				/* one message (split as CloudWatch splits long ones); an empty line is no
-				 * event (CloudWatch takes none) */
-				long long t =
-					msg_ms[k] < last_ms ? last_ms : msg_ms[k]; /* a batch is in order */
-				for (size_t off = 0; off < msg[k].len; off += LOGSHIP_EVENT_MAX) {
-					size_t n = msg[k].len - off < LOGSHIP_EVENT_MAX ? msg[k].len - off
-											: LOGSHIP_EVENT_MAX;
-					json_t *ev = json_object();
-					json_object_set_new(ev, "timestamp", json_integer(t));
-					json_object_set_new(ev, "message", utf8_string(msg[k].p + off, n));
-					json_array_append_new(events, ev);
-					bytes += n + 26;
+			in_partial[k] = partial;
+			/* A whole line is one message; a line longer than an event is cut into events of
+			 * LOGSHIP_EVENT_MAX bytes as it grows, as CloudWatch's agents cut it (smaller
+			 * where JSON escaping would make one request too big). An empty line is no event. */
+			long long t = msg_ms[k] < last_ms ? last_ms : msg_ms[k]; /* a batch is in order */
+			size_t off = 0, n;
+			while (msg[k].len - off >= LOGSHIP_EVENT_MAX || (!partial && off < msg[k].len)) {
+				n = msg[k].len - off < LOGSHIP_EVENT_MAX ? msg[k].len - off
+									 : LOGSHIP_EVENT_MAX;
+				while (json_cost(msg[k].p + off, n) > LOGSHIP_BODY_MAX / 2)
+					n /= 2;
+				size_t cost = json_cost(msg[k].p + off, n);
+				if (bytes + cost > LOGSHIP_BODY_MAX && json_array_size(events) > 0) {
+					/* the rest goes in the next batch, which starts at the last clean
+					 * point */
+					full = true;
+					break;
 				}
+				json_t *ev = json_object();
+				json_object_set_new(ev, "timestamp", json_integer(t));
+				json_object_set_new(ev, "message", utf8_string(msg[k].p + off, n));
+				json_array_append_new(events, ev);
+				bytes += cost;
 				last_ms = t;
-				buf_reset(&msg[k]);
+				off += n;
+			}
+			if (full)
+				break;
+			if (off) {
+				/* what was sent goes; a partial line's rest stays for its next part */
+				struct buf rest = BUF_INIT;
+				buf_add(&rest, msg[k].p + off, msg[k].len - off);
+				buf_release(&msg[k]);
+				msg[k] = rest;
 			}
 		}
 		pos += len + 1;
@@ -359,8 +390,7 @@ static json_t *read_batch(struct logship_stream *s, bool *eof)
 			clean_events = json_array_size(events);
 			clean_bytes = bytes;
 		}
-		full = json_array_size(events) >= LOGSHIP_BATCH_EVENTS - 1 ||
-		       bytes + 2 * (LOGSHIP_EVENT_MAX + 26) > LOGSHIP_BATCH_BYTES;
+		full = json_array_size(events) >= LOGSHIP_BATCH_EVENTS - 64;
 	}
 	if (full && clean_events > 0) {
 		/* stop at the last clean point: what follows goes in the next batch, whole */

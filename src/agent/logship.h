@@ -15,8 +15,10 @@
 #include "api/awsc.h"
 #include "common/err.h"
 
-#define LOGSHIP_EVENT_MAX	   (256 * 1024 - 26) /* CloudWatch: bytes of one event's message */
-#define LOGSHIP_BATCH_BYTES	   (1024 * 1024)     /* and of a batch, counting 26 bytes per event */
+#define LOGSHIP_EVENT_MAX   (256 * 1024 - 26) /* CloudWatch: bytes of one event's message */
+#define LOGSHIP_BATCH_BYTES (1024 * 1024)     /* and of a batch, counting 26 bytes per event */
+/* A request body, JSON and all, stays under this (the server takes 1 MiB bodies): */
+#define LOGSHIP_BODY_MAX	   (960 * 1024)
 #define LOGSHIP_BATCH_EVENTS	   10000
 #define LOGSHIP_READ_MAX	   (2 * 1024 * 1024) /* bytes of the log read at a time */
 #define LOGSHIP_POLL_MS		   250		     /* how often a running container's log is looked at */

@@ -42,7 +42,7 @@ for _ in $(seq 1 100); do
 done
 check "the crun agent registered" test "$n" = 1
 mkdir -p "$TMP/rootfs/bin"
-cp /bin/busybox "$TMP/rootfs/bin/" && for a in sh seq sleep echo; do ln -s busybox "$TMP/rootfs/bin/$a"; done
+cp /bin/busybox "$TMP/rootfs/bin/" && for a in sh seq sleep echo head tr; do ln -s busybox "$TMP/rootfs/bin/$a"; done
 ok "import busybox" "$GANTRY_BIN" image import --endpoint "$ENDPOINT" --create-repository --env PATH=/bin "$TMP/rootfs" bb:1
 IMG=${ENDPOINT#http://}/bb:1
 wait_status() {
@@ -103,6 +103,38 @@ PY
 ok "filter-log-events --filter-pattern ERROR" aws1 logs filter-log-events --log-group-name /gantry/chatty \
 	--filter-pattern ERROR --max-items 5
 jcheck "... finds the stderr lines" "$TMP/out" "len(d['events']) == 5 and all(e['message'].startswith('ERROR err') for e in d['events'])"
+
+# 2b. A line longer than an event (256 KiB) is split as CloudWatch splits it; lines full of
+# characters JSON must escape still fit the requests.
+ok "register a task printing a 300,000-byte line and lines of control characters" aws1 ecs register-task-definition --family big \
+	--container-definitions "$(logdef big /gantry/big b yes 'head -c 300000 /dev/zero | tr "\\0" x; echo; for i in $(seq 1 3000); do head -c 300 /dev/zero | tr "\\0" "\\033"; echo; done')"
+TASK=$(aws1 ecs run-task --cluster "$C" --task-definition big --query 'tasks[0].taskArn' --output text)
+ok "... runs to the end" wait_status "$TASK" STOPPED 60
+TID=${TASK##*/}
+ok "the long line arrives as two events (262,118 + 37,882 bytes), then all 3,000 control-character lines" \
+	e2epy - "$ENDPOINT" "/gantry/big" "b/app/$TID" <<'PY'
+import sys, time, boto3
+ep, group, stream = sys.argv[1:]
+logs = boto3.client("logs", endpoint_url=ep, region_name="us-east-1")
+for _ in range(60):
+    msgs, token = [], None
+    while True:
+        kw = dict(logGroupName=group, logStreamName=stream, startFromHead=True)
+        if token:
+            kw["nextToken"] = token
+        r = logs.get_log_events(**kw)
+        msgs += [e["message"] for e in r["events"]]
+        if r["nextForwardToken"] == token:
+            break
+        token = r["nextForwardToken"]
+    if len(msgs) >= 3002:
+        break
+    time.sleep(1)
+assert [len(m) for m in msgs[:2]] == [262118, 37882], [len(m) for m in msgs[:2]]
+assert set(msgs[0] + msgs[1]) == {"x"}
+assert len(msgs) == 3002, len(msgs)
+assert all(m == "\x1b" * 300 for m in msgs[2:]), repr(msgs[2][:20])
+PY
 
 # 3. An agent restart and a server restart while a container prints: nothing lost.
 ok "register a slow printer" aws1 ecs register-task-definition --family slow \
