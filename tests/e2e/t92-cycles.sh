@@ -80,7 +80,7 @@ check "no network namespace left" bash -c "[ -z \"\$(ls -A $R/netns)\" ]"
 check "no mount left" bash -c "! awk '{print \$5}' /proc/self/mountinfo | grep '^$STATE/' | grep -vx '$R/netns'"
 check "no veth left on the bridge" bash -c "[ -z \"\$(ip -o link show master $BRIDGE 2>/dev/null)\" ]"
 check "no address lease left" bash -c "! ls $R/cni/*/ 2>/dev/null | grep -qE '^[0-9]+\\.'"
-check "no iptables rule names these tasks' addresses" bash -c "! iptables-save | grep -q '${SUBNET%.0/24}\.[0-9]'"
+check "no iptables rule names these tasks' containers" bash -c "! iptables-save | grep -qF -f <(sed 's/\$/-0/' $TMP/ids)"
 check "no cgroup of these tasks left" bash -c "for id in \$(cat $TMP/ids); do ls -d /sys/fs/cgroup/*/gantry/\$id 2>/dev/null && exit 1; done; [ \$(wc -l < $TMP/ids) = 100 ]"
 check "no sanitizer report in the agent log" bash -c "! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' $TMP/agent.log"
 done_testing
