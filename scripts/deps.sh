@@ -4,7 +4,7 @@
 set -euo pipefail
 BUILD_PKGS="build-essential pkg-config libuv1-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev libarchive-dev zlib1g-dev crun conmon tini containernetworking-plugins iptables busybox-static"
 TEST_PKGS="$BUILD_PKGS libcmocka-dev clang libclang-rt-14-dev clang-format awscli python3-boto3 sqlite3 curl skopeo docker-registry podman"
-BENCH_PKGS="$TEST_PKGS wrk"
+BENCH_PKGS="$TEST_PKGS wrk docker.io linux-perf"
 case "${1:-build}" in
 build) want=$BUILD_PKGS ;;
 test) want=$TEST_PKGS ;;

@@ -31,9 +31,9 @@ crun_cleanup() {
 	local d
 	[ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
 	# Whatever a failed run left: containers (by the state directory this test owns), then the bridge.
-	if [ -d "$AGENT_STATE/crun-runtime/crun" ]; then
-		for d in "$AGENT_STATE"/crun-runtime/crun/*/; do
-			[ -d "$d" ] && crun --root "$AGENT_STATE/crun-runtime/crun" delete --force "$(basename "$d")" 2>/dev/null
+	if [ -d "$AGENT_STATE/crun-runtime/crun/crun" ]; then
+		for d in "$AGENT_STATE"/crun-runtime/crun/crun/*/; do
+			[ -d "$d" ] && crun --root "$AGENT_STATE/crun-runtime/crun/crun" delete --force "$(basename "$d")" 2>/dev/null
 		done
 	fi
 	grep " $AGENT_STATE/" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do umount -l "$m"; done
