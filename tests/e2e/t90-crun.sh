@@ -15,41 +15,12 @@ done
 [ -x /bin/busybox ] || { echo "1..0 # SKIP busybox-static is not installed"; exit 0; }
 start_server --agent-timeout 30
 C=real
-AGENT_STATE=$TMP/agent
-AGENT_PID=
-# A bridge and subnet of this test's own, so that nothing of the host's is touched.
-BRIDGE=gt$$
-SUBNET=172.31.$((200 + $$ % 50)).0/24
-META_PORT=$(e2epy -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-start_agent() {
-	"$GANTRY_BIN" agent --server "$ENDPOINT" --bridge "$BRIDGE" --subnet "$SUBNET" --metadata-port "$META_PORT" \
-		--cluster "$C" --runtime crun --state "$AGENT_STATE" >>"$TMP/agent.log" 2>&1 &
-	AGENT_PID=$!
-	EXTRA_PIDS+=($AGENT_PID)
-}
-crun_cleanup() {
-	local d
-	[ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
-	# Whatever a failed run left: containers (by the state directory this test owns), then the bridge.
-	if [ -d "$AGENT_STATE/crun-runtime/crun/crun" ]; then
-		for d in "$AGENT_STATE"/crun-runtime/crun/crun/*/; do
-			[ -d "$d" ] && crun --root "$AGENT_STATE/crun-runtime/crun/crun" delete --force "$(basename "$d")" 2>/dev/null
-		done
-	fi
-	grep " $AGENT_STATE/" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do umount -l "$m"; done
-	ip link del "$BRIDGE" 2>/dev/null
-	cleanup
-}
-trap crun_cleanup EXIT
+source "$E2E_DIR/crunlib.sh"
+crun_setup t 0
 
 ok "create the cluster" aws1 ecs create-cluster --cluster-name "$C"
 start_agent
-for _ in $(seq 1 100); do
-	n=$(aws1 ecs list-container-instances --cluster "$C" --query 'length(containerInstanceArns)' --output text 2>/dev/null)
-	[ "$n" = 1 ] && break
-	sleep 0.2
-done
-check "the crun agent registered" test "$n" = 1
+check_agent_registered
 
 # The image: Debian's static busybox with its applets, and a page for httpd.
 ROOTFS=$TMP/rootfs
@@ -66,17 +37,6 @@ run_def() {
 	local fam=$1 defs=$2; shift 2
 	aws1 ecs register-task-definition --family "$fam" --container-definitions "$defs" "$@" >/dev/null &&
 		TASK=$(aws1 ecs run-task --cluster "$C" --task-definition "$fam" --query 'tasks[0].taskArn' --output text)
-}
-# wait_status ARN STATUS [seconds]: polls describe-tasks until lastStatus is STATUS.
-wait_status() {
-	local arn=$1 want=$2 limit=${3:-60} st
-	for _ in $(seq 1 $((limit * 5))); do
-		st=$(aws1 ecs describe-tasks --cluster "$C" --tasks "$arn" --query 'tasks[0].lastStatus' --output text 2>/dev/null)
-		[ "$st" = "$want" ] && return 0
-		sleep 0.2
-	done
-	echo "# $arn is $st, not $want" >&2
-	return 1
 }
 describe() { aws1 ecs describe-tasks --cluster "$C" --tasks "$1" >"$TMP/task.json"; }
 

@@ -8,29 +8,11 @@ for b in crun conmon iptables; do command -v "$b" >/dev/null || { echo "1..0 # S
 [ -x /bin/busybox ] || { echo "1..0 # SKIP busybox-static is not installed"; exit 0; }
 start_server --agent-timeout 30
 C=cycles
-STATE=$TMP/agent
-BRIDGE=gc$$
-SUBNET=172.31.$((200 + ($$ + 25) % 50)).0/24
-META_PORT=$(e2epy -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-AGENT_PID=
-cycles_cleanup() {
-	[ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
-	grep " $STATE/" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do umount -l "$m"; done
-	ip link del "$BRIDGE" 2>/dev/null
-	cleanup
-}
-trap cycles_cleanup EXIT
+source "$E2E_DIR/crunlib.sh"
+crun_setup c 25
 ok "create the cluster" aws1 ecs create-cluster --cluster-name "$C"
-"$GANTRY_BIN" agent --server "$ENDPOINT" --cluster "$C" --runtime crun --state "$STATE" --bridge "$BRIDGE" \
-	--subnet "$SUBNET" --metadata-port "$META_PORT" >>"$TMP/agent.log" 2>&1 &
-AGENT_PID=$!
-EXTRA_PIDS+=($AGENT_PID)
-for _ in $(seq 1 100); do
-	n=$(aws1 ecs list-container-instances --cluster "$C" --query 'length(containerInstanceArns)' --output text 2>/dev/null)
-	[ "$n" = 1 ] && break
-	sleep 0.2
-done
-check "the crun agent registered" test "$n" = 1
+start_agent
+check_agent_registered
 mkdir -p "$TMP/rootfs/bin"
 cp /bin/busybox "$TMP/rootfs/bin/" && for a in sh sleep httpd; do ln -s busybox "$TMP/rootfs/bin/$a"; done
 ok "import busybox" "$GANTRY_BIN" image import --endpoint "$ENDPOINT" --create-repository --env PATH=/bin "$TMP/rootfs" bb:1
@@ -72,12 +54,12 @@ for batch in range(10):
 print("100 tasks ran and stopped")
 PY
 sleep 2
-R=$STATE/crun-runtime
+R=$AGENT_STATE/crun-runtime
 check "no container left" bash -c "[ -z \"\$(ls -A $R/crun/crun)\" ]"
 check "no exit file left" bash -c "[ -z \"\$(ls -A $R/crun/exits)\" ]"
 check "no task directory left" bash -c "[ -z \"\$(ls -A $R/tasks)\" ]"
 check "no network namespace left" bash -c "[ -z \"\$(ls -A $R/netns)\" ]"
-check "no mount left" bash -c "! awk '{print \$5}' /proc/self/mountinfo | grep '^$STATE/' | grep -vx '$R/netns'"
+check "no mount left" bash -c "! awk '{print \$5}' /proc/self/mountinfo | grep '^$AGENT_STATE/' | grep -vx '$R/netns'"
 check "no veth left on the bridge" bash -c "[ -z \"\$(ip -o link show master $BRIDGE 2>/dev/null)\" ]"
 check "no address lease left" bash -c "! ls $R/cni/*/ 2>/dev/null | grep -qE '^[0-9]+\\.'"
 check "no iptables rule names these tasks' containers" bash -c "! iptables-save | grep -qF -f <(sed 's/\$/-0/' $TMP/ids)"

@@ -10,51 +10,15 @@ for b in crun conmon iptables; do command -v "$b" >/dev/null || { echo "1..0 # S
 [ -x /bin/busybox ] || { echo "1..0 # SKIP busybox-static is not installed"; exit 0; }
 start_server --agent-timeout 60
 C=logs
-STATE=$TMP/agent
-BRIDGE=gl$$
-SUBNET=172.31.$((200 + ($$ + 13) % 50)).0/24
-META_PORT=$(e2epy -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-AGENT_PID=
-start_agent() {
-	"$GANTRY_BIN" agent --server "$ENDPOINT" --cluster "$C" --runtime crun --state "$STATE" --bridge "$BRIDGE" \
-		--subnet "$SUBNET" --metadata-port "$META_PORT" >>"$TMP/agent.log" 2>&1 &
-	AGENT_PID=$!
-	EXTRA_PIDS+=($AGENT_PID)
-}
-logs_cleanup() {
-	[ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
-	if [ -d "$STATE/crun-runtime/crun/crun" ]; then
-		for d in "$STATE"/crun-runtime/crun/crun/*/; do
-			[ -d "$d" ] && crun --root "$STATE/crun-runtime/crun/crun" delete --force "$(basename "$d")" 2>/dev/null
-		done
-	fi
-	grep " $STATE/" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do umount -l "$m"; done
-	ip link del "$BRIDGE" 2>/dev/null
-	cleanup
-}
-trap logs_cleanup EXIT
+source "$E2E_DIR/crunlib.sh"
+crun_setup l 13
 ok "create the cluster" aws1 ecs create-cluster --cluster-name "$C"
 start_agent
-for _ in $(seq 1 100); do
-	n=$(aws1 ecs list-container-instances --cluster "$C" --query 'length(containerInstanceArns)' --output text 2>/dev/null)
-	[ "$n" = 1 ] && break
-	sleep 0.2
-done
-check "the crun agent registered" test "$n" = 1
+check_agent_registered
 mkdir -p "$TMP/rootfs/bin"
 cp /bin/busybox "$TMP/rootfs/bin/" && for a in sh seq sleep echo head tr; do ln -s busybox "$TMP/rootfs/bin/$a"; done
 ok "import busybox" "$GANTRY_BIN" image import --endpoint "$ENDPOINT" --create-repository --env PATH=/bin "$TMP/rootfs" bb:1
 IMG=${ENDPOINT#http://}/bb:1
-wait_status() {
-	local arn=$1 want=$2 limit=${3:-60} st
-	for _ in $(seq 1 $((limit * 5))); do
-		st=$(aws1 ecs describe-tasks --cluster "$C" --tasks "$arn" --query 'tasks[0].lastStatus' --output text 2>/dev/null)
-		[ "$st" = "$want" ] && return 0
-		sleep 0.2
-	done
-	echo "# $arn is $st, not $want" >&2
-	return 1
-}
 logdef() { # family group prefix create command
 	python3 -c 'import json,sys; f,g,p,c,cmd,img=sys.argv[1:]; print(json.dumps([{"name":"app","image":img,"memory":32,"command":["sh","-c",cmd],"logConfiguration":{"logDriver":"awslogs","options":dict({"awslogs-group":g,"awslogs-region":"us-east-1","awslogs-stream-prefix":p}, **({"awslogs-create-group":"true"} if c=="yes" else {}))}}]))' "$@" "$IMG"
 }
