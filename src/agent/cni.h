@@ -1,7 +1,7 @@
 /* Container networking for the agent: persistent named network namespaces (what `ip netns add`
- * makes), the CNI plugins that put a namespace on the gantry bridge (bridge + host-local + portmap
- * + firewall, run per the CNI spec 1.0.0 with a configuration list generated here), dynamic host
- * ports from the ephemeral range, and the host settings all of that needs.
+ * makes), the CNI plugins that put a namespace on the gantry bridge (bridge + host-local + portmap,
+ * and firewall on request, run per the CNI spec 1.0.0 with a configuration list generated here),
+ * dynamic host ports from the ephemeral range, and the host settings all of that needs.
  *
  * The functions that run plugins, make namespaces or test ports block (a plugin runs for tens of
  * milliseconds, iptables takes a lock): the agent calls them on the libuv thread pool. None of them
@@ -12,15 +12,19 @@
  * What a bridge-mode task gets: a network namespace of its own (cni_netns_create), `lo` up inside it,
  * a veth pair whose host end is on the bridge (CNI_DEFAULT_BRIDGE) and whose other end is CNI_IFNAME
  * in the namespace, an address leased by host-local from the subnet (leases kept under the agent's
- * own state directory), the bridge's address as the default gateway, masquerading for traffic that
- * leaves the subnet, and for each port mapping DNAT rules that make hostPort reach containerPort
+ * own state directory), the bridge's address as the default gateway, and for each port mapping
+ * DNAT rules that make hostPort reach containerPort
  * from other hosts, from the host's own addresses and from 127.0.0.1 (portmap's "snat" sets
  * route_localnet on the bridge and masquerades connections from localhost, so `curl
  * 127.0.0.1:PORT` on the host works). DEL, given the same attachment and the ADD's result, removes
- * all of it: the veth, the lease, the masquerade and port-forwarding chains and the forward rules.
- * cni_netns_delete() then removes the namespace. What stays is the network's, not a task's: the
- * bridge, the plugins' shared chains (CNI-HOSTPORT-*, CNI-FORWARD, CNI-ADMIN) and host-local's lock
- * and last-reserved files.
+ * all of it: the veth, the lease and the port-forwarding chains. cni_netns_delete() then removes
+ * the namespace. What is the network's, not a task's, is made once by cni_host_prepare(): a chain
+ * GANTRY-<bridge> in the filter table (jumped to from FORWARD: accepts what the containers send,
+ * the answers and port-mapped connections to them) and one in the nat table (from POSTROUTING:
+ * masquerades what leaves the subnet by another interface) -- what the bridge plugin's ipMasq and
+ * the firewall plugin would add per container, at a fraction of the iptables runs. It stays with
+ * the bridge, portmap's shared chains (CNI-HOSTPORT-*) and host-local's lock and last-reserved
+ * files until cni_host_release().
  *
  * Order that keeps nothing behind: cni_netns_create, cni_add, (containers run), cni_del,
  * cni_netns_delete. DEL must run while the namespace still exists: the bridge plugin of
@@ -28,7 +32,7 @@
  * at the interface inside the namespace.
  *
  * Runtime needs (Debian packages): containernetworking-plugins (the plugins), iptables (called by
- * the bridge, portmap and firewall plugins; iptables-nft on Debian 12). br_netfilter is not needed. */
+ * the plugins and for the network's own chains; iptables-nft on Debian 12). br_netfilter is not needed. */
 #ifndef GANTRY_CNI_H
 #define GANTRY_CNI_H
 
@@ -64,8 +68,8 @@ struct cni_conf {
 	const char *ipam_dir;	/* host-local's dataDir, e.g. <state dir>/cni/ipam (required) */
 	const char *exec_path;	/* PATH the plugins run with; NULL = CNI_DEFAULT_EXEC_PATH */
 	unsigned timeout_ms;	/* per plugin run; 0 = CNI_TIMEOUT_MS_DEFAULT */
-	bool no_firewall;	/* leave out the firewall plugin (it accepts the containers' traffic in the
-				 * FORWARD chain, which matters where its policy is DROP, as docker sets it) */
+	bool firewall;		/* add the firewall plugin (per-container FORWARD rules); off by default:
+				 * the network's own rules (cni_host_prepare) accept the same traffic */
 };
 
 /* A configured network: the configuration list and how to run its plugins. Immutable. */
@@ -82,8 +86,15 @@ json_t *cni_net_conflist(const struct cni_net *net);
 /* Checks and fixes what the host needs before the first cni_add(): every plugin of the list is an
  * executable in the plugin directory and iptables is on the exec path (else ERR_UNSUPPORTED naming
  * the Debian package to install), and net.ipv4.ip_forward is 1 (set, with a log line, when it was
- * 0; ERR_SYS when it cannot be). Returns 0 or -1. */
+ * 0; ERR_SYS when it cannot be), and makes (or makes again) the network's own iptables chains (see
+ * the top of this file; ERR_INTERNAL with iptables' message when it refuses). Returns 0 or -1. */
 int cni_host_prepare(const struct cni_net *net, struct err **err);
+/* Removes the network's own chains and the jumps to them; what is already gone is fine. For when
+ * no container of the network is left (masquerading and forwarding stop with them). */
+void cni_host_release(const struct cni_net *net);
+/* The bridge's address, which host-local gives containers as their gateway: the subnet's first
+ * address ("172.31.200.1"); known before any ADD. Returns 0, or -1 (not an IPv4 subnet). */
+int cni_net_gateway(const struct cni_net *net, char out[INET_ADDRSTRLEN]);
 
 /* One port mapping (ECS portMappings with the host port already chosen). */
 struct cni_port {

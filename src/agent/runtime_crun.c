@@ -4,18 +4,20 @@
  * attachments in network namespaces of their own (cni.c).
  *
  * One task's life, all decided on the loop in advance() and done by jobs on the thread pool:
- *   pull every image (PULLED) -> set up the network (namespaces, CNI ADD; task.json records it) ->
- *   create and start each container once what it depends on allows (RUNNING) -> conmon's exit
- *   files (STOPPED with the exit code; OOM reason) -> on a stop, each running container gets its
- *   stop signal once the containers that depend on it have stopped, then SIGKILL after its
- *   stopTimeout -> once every container has stopped: remove them, their mounts, the network and
- *   the task's directory.
+ *   pull every image (PULLED) -> the network namespaces (task.json records them) -> CNI ADD
+ *   (task.json records the results), while the containers that their dependencies let start are
+ *   created (CREATED) -> started once the network is ready (RUNNING; containers that start later
+ *   are created and started in one job) -> conmon's exit files (STOPPED with the exit code; OOM
+ *   reason) -> on a stop, each running container gets its stop signal once the containers that
+ *   depend on it have stopped, then SIGKILL after its stopTimeout -> once every container has
+ *   stopped: remove them, their mounts, the network and the task's directory.
  *
  * State under STATE/crun-runtime: tasks/<task id>/ (task.json, per container <index>/ with
  * config.json, rootfs, upper, work, hosts, resolv.conf, hostname, ctr.log; volumes/<name>), netns/
  * (the namespaces), cni/ (host-local's leases), crun/ (crun.c's state). A restarted agent finds a
  * task's directory and adopts it: containers that run are watched again, those that exited
  * meanwhile are reported with the code conmon wrote. */
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -55,7 +57,8 @@
 
 enum cstate {
 	CS_WAITING,  /* not created yet */
-	CS_STARTING, /* a create job runs */
+	CS_STARTING, /* a create (or start) job runs */
+	CS_CREATED,  /* created, waiting for the network before it starts */
 	CS_RUNNING,  /* reported RUNNING */
 	CS_STOPPING, /* its stop signal was sent */
 	CS_STOPPED,  /* reported STOPPED */
@@ -116,7 +119,7 @@ struct crt_task {
 	int jobs;
 	char *fail; /* why no container can start (a pull or the network failed) */
 	bool adopt; /* task.json was there: an earlier agent ran it */
-	bool pulled, net_done, net_job, stop_requested, released, cleaned, cleaning, closed;
+	bool pulled, ns_done, ns_job, net_done, net_job, stop_requested, released, cleaned, cleaning, closed;
 	unsigned open_handles; /* while closing */
 };
 
@@ -149,6 +152,7 @@ struct job {
 	void (*done)(struct job *j);
 	struct err *err;
 	int sig;
+	bool start; /* create job: start the container too (its network is ready) */
 	struct crunrt_info info;
 	bool have_info;
 	int rc, code; /* health check: crunrt_exec's answer and the command's exit code */
@@ -184,8 +188,9 @@ static void job_after(uv_work_t *w, int status)
 	kick(t);
 }
 
-static void job_run_sig(struct crt_task *t, struct crt_cont *c, void (*work)(struct job *),
-			void (*done)(struct job *), int sig)
+/* A job to set up before job_queue() runs it. */
+static struct job *job_new(struct crt_task *t, struct crt_cont *c, void (*work)(struct job *),
+			   void (*done)(struct job *))
 {
 	struct job *j = xcalloc(1, sizeof(*j));
 	j->w.data = j;
@@ -193,9 +198,21 @@ static void job_run_sig(struct crt_task *t, struct crt_cont *c, void (*work)(str
 	j->c = c;
 	j->work = work;
 	j->done = done;
+	return j;
+}
+
+static void job_queue(struct job *j)
+{
+	j->t->jobs++;
+	uv_queue_work(j->t->rt->base.loop, &j->w, job_work, job_after);
+}
+
+static void job_run_sig(struct crt_task *t, struct crt_cont *c, void (*work)(struct job *),
+			void (*done)(struct job *), int sig)
+{
+	struct job *j = job_new(t, c, work, done);
 	j->sig = sig;
-	t->jobs++;
-	uv_queue_work(t->rt->base.loop, &j->w, job_work, job_after);
+	job_queue(j);
 }
 
 static void job_run(struct crt_task *t, struct crt_cont *c, void (*work)(struct job *),
@@ -313,17 +330,23 @@ static size_t port_maps(struct crt_cont *c, struct cni_port *out, size_t max)
 	return n;
 }
 
-/* ---- network (a task job) ---- */
+/* ---- network (task jobs) ----
+ *
+ * Two jobs, so that containers are created while CNI runs: the namespaces job (task directory,
+ * volumes, task cgroup, the network namespaces) and then, for bridge and awsvpc, the CNI job (ADD
+ * for each namespace). A container only needs its namespace to be created; it starts once the
+ * CNI job is done (its /etc/hosts then gets the addresses). */
 
-static int attach(struct crt *rt, const char *ns_name, const char *cid, struct crt_cont *ports_of, bool cni,
-		  char **netns_out, json_t **cni_out, char ip_out[48], struct err **err)
+static bool needs_cni(const struct crt_task *t)
 {
-	if (cni_netns_create(rt->netns_dir, ns_name, netns_out, err) < 0)
-		return -1;
-	if (!cni)
-		return 0;
+	return is_mode(t, "bridge") || is_mode(t, "awsvpc");
+}
+
+static int attach(struct crt *rt, const char *cid, struct crt_cont *ports_of, const char *netns,
+		  json_t **cni_out, char ip_out[48], struct err **err)
+{
 	struct cni_port ports[64];
-	struct cni_attach a = {.container_id = cid, .netns = *netns_out};
+	struct cni_attach a = {.container_id = cid, .netns = netns};
 	if (ports_of) {
 		a.ports = ports;
 		a.nports = port_maps(ports_of, ports, 64);
@@ -412,7 +435,18 @@ static int task_cgroup(struct crt_task *t, struct err **err)
 	return 0;
 }
 
-static void net_work(struct job *j)
+static void write_record(struct crt_task *t, struct err **err)
+{
+	json_t *rec = task_record(t);
+	char *text = jv_dump(rec);
+	char *path = xasprintf("%s/task.json", t->dir);
+	fsx_write_file(path, text, strlen(text), 0600, true, err);
+	free(path);
+	free(text);
+	json_decref(rec);
+}
+
+static void ns_work(struct job *j)
 {
 	struct crt_task *t = j->t;
 	struct crt *rt = t->rt;
@@ -437,28 +471,35 @@ static void net_work(struct job *j)
 	free(vols);
 	if (task_cgroup(t, &j->err) < 0)
 		return;
+	if (is_mode(t, "awsvpc")) {
+		if (cni_netns_create(rt->netns_dir, t->id, &t->netns, &j->err) < 0)
+			return;
+	} else if (is_mode(t, "bridge") || is_mode(t, "none")) {
+		for (size_t k = 0; k < t->n; k++)
+			if (cni_netns_create(rt->netns_dir, t->c[k].id, &t->c[k].netns, &j->err) < 0)
+				return;
+	}
+	write_record(t, &j->err);
+}
+
+static void cni_work(struct job *j)
+{
+	struct crt_task *t = j->t;
+	struct crt *rt = t->rt;
 	char ip[48] = "";
 	if (is_mode(t, "awsvpc")) {
-		if (attach(rt, t->id, t->id, NULL, true, &t->netns, &t->cni, ip, &j->err) < 0)
+		if (attach(rt, t->id, NULL, t->netns, &t->cni, ip, &j->err) < 0)
 			return;
 		for (size_t k = 0; k < t->n; k++)
 			snprintf(t->c[k].ip, sizeof(t->c[k].ip), "%s", ip);
-	} else if (is_mode(t, "bridge") || is_mode(t, "none")) {
-		bool cni = is_mode(t, "bridge");
+	} else {
 		for (size_t k = 0; k < t->n; k++) {
 			struct crt_cont *c = &t->c[k];
-			if (attach(rt, c->id, c->id, c, cni, &c->netns, &c->cni, c->ip, &j->err) < 0)
+			if (attach(rt, c->id, c, c->netns, &c->cni, c->ip, &j->err) < 0)
 				return;
 		}
 	}
-	json_t *rec = task_record(t);
-	char *text = jv_dump(rec);
-	char *path = xasprintf("%s/task.json", t->dir);
-	/* (the gateway is read on the loop from the results: see task_gateway) */
-	fsx_write_file(path, text, strlen(text), 0600, true, &j->err);
-	free(path);
-	free(text);
-	json_decref(rec);
+	write_record(t, &j->err);
 }
 
 /* Where the task's containers reach the metadata server: the bridge's address for bridge and
@@ -487,7 +528,25 @@ static void meta_listen(struct crt_task *t)
 			}
 }
 
-static void net_done(struct job *j)
+static void ns_done(struct job *j)
+{
+	struct crt_task *t = j->t;
+	t->ns_job = false;
+	t->ns_done = true;
+	if (j->err && !t->fail)
+		t->fail = xasprintf("TaskFailedToStart: network: %s", j->err->msg);
+	/* The metadata URI the containers get names the bridge's address, known before CNI runs. */
+	char gw[INET_ADDRSTRLEN];
+	if (needs_cni(t) && cni_net_gateway(t->rt->net, gw) == 0)
+		snprintf(t->gateway, sizeof(t->gateway), "%s", gw);
+	if (!needs_cni(t)) {
+		t->net_done = true;
+		if (!t->fail)
+			meta_listen(t);
+	}
+}
+
+static void cni_done(struct job *j)
 {
 	struct crt_task *t = j->t;
 	t->net_job = false;
@@ -630,9 +689,12 @@ static void create_work(struct job *j)
 		hostname = hn;
 	if (host_net)
 		host_hosts = read_small("/etc/hosts");
-	if (!(hosts = ocispec_hosts_file(c->def, host_hosts, hostname, c->ip[0] ? c->ip : NULL, &j->err)))
+	/* Before the network is ready (see start_work) the addresses are not known yet, and the CNI
+	 * job may be writing them: they are left out and added at the start. */
+	if (!(hosts = ocispec_hosts_file(c->def, host_hosts, hostname, j->start && c->ip[0] ? c->ip : NULL,
+					 &j->err)))
 		goto out;
-	hosts_links = hosts_with_links(c, hosts);
+	hosts_links = j->start ? hosts_with_links(c, hosts) : xstrdup(hosts);
 	if (!(resolv = ocispec_resolv_conf(c->def, rt->host_resolv, host_net, &j->err)))
 		goto out;
 	hostname_text = xasprintf("%s\n", hostname ? hostname : c->name);
@@ -704,11 +766,9 @@ static void create_work(struct job *j)
 	struct crunrt_started st;
 	if (crunrt_create(rt->crun, &cc, &st, &j->err) < 0)
 		goto out;
-	if (crunrt_start(rt->crun, c->id, &j->err) < 0) {
+	mounted = false; /* the container is on it now: removed with the task */
+	if (j->start && crunrt_start(rt->crun, c->id, &j->err) < 0)
 		crunrt_remove(rt->crun, c->id, c->dir, NULL);
-		goto out;
-	}
-	mounted = false; /* the container runs on it now: removed with the task */
 out:
 	if (mounted)
 		rootfs_umount(root, NULL);
@@ -721,9 +781,33 @@ out:
 	free(host_hosts);
 }
 
+/* Starts a container created before its network was ready: its /etc/hosts (bind-mounted, so
+ * rewritten in place) gets its address and its links', then `crun start`. */
+static void start_work(struct job *j)
+{
+	struct crt_cont *c = j->c;
+	struct crt *rt = c->t->rt;
+	const char *hostname = ocispec_hostname(c->def, c->name);
+	char *hosts = ocispec_hosts_file(c->def, NULL, hostname, c->ip[0] ? c->ip : NULL, &j->err);
+	if (!hosts)
+		return;
+	char *text = hosts_with_links(c, hosts);
+	char *path = xasprintf("%s/hosts", c->dir);
+	if (fsx_rewrite_file(path, text, strlen(text), &j->err) == 0 &&
+	    crunrt_start(rt->crun, c->id, &j->err) < 0)
+		crunrt_remove(rt->crun, c->id, c->dir, NULL);
+	free(path);
+	free(text);
+	free(hosts);
+}
+
 static void create_done(struct job *j)
 {
 	struct crt_cont *c = j->c;
+	if (!j->err && !j->start) {
+		c->state = CS_CREATED;
+		return;
+	}
 	if (j->err) {
 		c->has_exit_code = false;
 		set_reason(c, "CannotStartContainerError: %s", j->err->msg);
@@ -764,6 +848,15 @@ static void status_done(struct job *j)
 			report_running(c);
 			return;
 		}
+		if (j->info.state == CRUNRT_CREATED && !j->info.exited) {
+			/* created while its network was being made, never started: the task did not
+			 * start (the cleanup removes it) */
+			c->has_exit_code = false;
+			set_reason(c, "%s",
+				   "TaskFailedToStart: the agent restarted before the container started");
+			report_stopped(c);
+			return;
+		}
 		if (wants_awslogs(c))
 			logs_start(c); /* what it printed before it exited is shipped too */
 		report_running(c);
@@ -787,7 +880,7 @@ static void on_exit_file(void *arg, const char *id)
 	struct crt_cont *c = hmap_get(rt->by_id, id);
 	if (!c || c->state == CS_STOPPED || c->t->cleaning)
 		return;
-	if (c->state == CS_STARTING) {
+	if (c->state == CS_STARTING || c->state == CS_CREATED) {
 		c->exit_seen = true; /* looked at once the create job is back */
 		return;
 	}
@@ -1046,7 +1139,8 @@ static int meta_fill(void *arg, const char *id, struct metadata_task *out)
 	for (size_t i = 0; i < t->n; i++) {
 		struct crt_cont *c = &t->c[i];
 		struct metadata_container *m = &mc[i];
-		static const char *const status[] = {"PENDING", "PENDING", "RUNNING", "RUNNING", "STOPPED"};
+		static const char *const status[] = {"PENDING", "PENDING", "CREATED",
+						     "RUNNING", "RUNNING", "STOPPED"};
 		m->id = c->id;
 		m->name = c->name;
 		m->image = def_str(c->def, "image");
@@ -1298,12 +1392,16 @@ static void advance(struct crt_task *t)
 			return;
 		}
 	}
-	if (!t->fail && !t->net_done && !t->stop_requested) {
-		if (!t->net_job) {
-			t->net_job = true;
-			job_run(t, NULL, net_work, net_done);
+	if (!t->fail && !t->ns_done && !t->stop_requested) {
+		if (!t->ns_job) {
+			t->ns_job = true;
+			job_run(t, NULL, ns_work, ns_done);
 		}
 		return;
+	}
+	if (!t->fail && !t->net_done && !t->net_job && !t->stop_requested) {
+		t->net_job = true;
+		job_run(t, NULL, cni_work, cni_done);
 	}
 	if (t->jobs > 0 && t->adopt && !t->net_job) {
 		/* adoption's status jobs first */
@@ -1334,8 +1432,22 @@ static void advance(struct crt_task *t)
 				c->state = CS_STARTING;
 				meta_register(c, NULL);
 				hmap_put(t->rt->by_id, c->id, c);
-				job_run(t, c, create_work, create_done);
+				struct job *j = job_new(t, c, create_work, create_done);
+				j->start = t->net_done;
+				job_queue(j);
 			}
+		} else if (c->state == CS_CREATED && (t->fail || t->stop_requested)) {
+			if (t->fail && !c->reason)
+				c->reason = xstrdup(t->fail);
+			report_stopped(c); /* never started: the cleanup removes it */
+		} else if (c->state == CS_CREATED && c->exit_seen) {
+			c->exit_seen = false;
+			job_run(t, c, status_work, status_done);
+		} else if (c->state == CS_CREATED && t->net_done) {
+			c->state = CS_STARTING;
+			struct job *j = job_new(t, c, start_work, create_done);
+			j->start = true;
+			job_queue(j);
 		} else if (c->state == CS_RUNNING && c->exit_seen) {
 			c->exit_seen = false;
 			job_run(t, c, status_work, status_done);
@@ -1467,6 +1579,19 @@ static void crt_release(struct runtime_task *base)
 
 /* The image store and its HTTP client go once no task holds an image (a create job may still be
  * reading one's layers). */
+static bool dir_is_empty(const char *path)
+{
+	DIR *d = opendir(path);
+	if (!d)
+		return errno == ENOENT;
+	struct dirent *de;
+	bool empty = true;
+	while (empty && (de = readdir(d)))
+		empty = strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0;
+	closedir(d);
+	return empty;
+}
+
 static void close_store(struct crt *rt)
 {
 	image_store_free(rt->images);
@@ -1495,6 +1620,10 @@ static void crt_free(struct runtime *base)
 {
 	struct crt *rt = (struct crt *)base;
 	crt_close(base);
+	/* The network's own rules go with its last container: a task directory left means containers
+	 * that run on (or a task to clean up) for the next agent. */
+	if (rt->net && rt->tasks_dir && dir_is_empty(rt->tasks_dir))
+		cni_host_release(rt->net);
 	while (rt->tasks) /* released tasks whose handles the loop never closed */
 		task_free(rt->tasks);
 	close_store(rt);

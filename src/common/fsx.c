@@ -69,3 +69,26 @@ out:
 	free(tmp);
 	return rc;
 }
+
+int fsx_rewrite_file(const char *path, const void *p, size_t n, struct err **err)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return err_sys(err, errno, "open '%s'", path);
+	const char *q = p;
+	size_t done = 0;
+	while (done < n) {
+		ssize_t w = write(fd, q + done, n - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			int e = errno;
+			close(fd);
+			return err_sys(err, e, "write '%s'", path);
+		}
+		done += (size_t)w;
+	}
+	if (close(fd) != 0)
+		return err_sys(err, errno, "close '%s'", path);
+	return 0;
+}

@@ -64,5 +64,9 @@ check "no veth left on the bridge" bash -c "[ -z \"\$(ip -o link show master $BR
 check "no address lease left" bash -c "! ls $R/cni/*/ 2>/dev/null | grep -qE '^[0-9]+\\.'"
 check "no iptables rule names these tasks' containers" bash -c "! iptables-save | grep -qF -f <(sed 's/\$/-0/' $TMP/ids)"
 check "no cgroup of these tasks left" bash -c "for id in \$(cat $TMP/ids); do ls -d /sys/fs/cgroup/*/gantry/\$id 2>/dev/null && exit 1; done; [ \$(wc -l < $TMP/ids) = 100 ]"
+check "the network's own chains are there while the agent runs" bash -c "iptables-save | grep -q '^-A FORWARD -j GANTRY-$BRIDGE\$' && iptables-save -t nat | grep -q '^-A POSTROUTING -j GANTRY-$BRIDGE\$'"
+kill "$AGENT_PID" && wait "$AGENT_PID"
+AGENT_PID=
+check "the agent, exiting with no task left, removed them" bash -c "! iptables-save | grep -q 'GANTRY-$BRIDGE'"
 check "no sanitizer report in the agent log" bash -c "! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' $TMP/agent.log"
 done_testing

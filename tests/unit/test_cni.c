@@ -222,6 +222,7 @@ static struct cni_net *fake_net(unsigned timeout_ms)
 	c.plugin_dir = fakedir;
 	c.ipam_dir = ipam;
 	c.timeout_ms = timeout_ms;
+	c.firewall = true; /* three plugins: the order of ADD, DEL and CHECK shows */
 	struct cni_net *n = net_new(&c);
 	free(ipam);
 	return n;
@@ -279,13 +280,12 @@ static void test_conflist_defaults(void **state)
 	assert_string_equal(json_string_value(json_object_get(l, "cniVersion")), "1.0.0");
 	assert_string_equal(json_string_value(json_object_get(l, "name")), CNI_DEFAULT_NETWORK);
 	json_t *plugins = json_object_get(l, "plugins");
-	assert_int_equal(json_array_size(plugins), 3);
-	json_t *br = json_array_get(plugins, 0), *pm = json_array_get(plugins, 1),
-	       *fw = json_array_get(plugins, 2);
+	assert_int_equal(json_array_size(plugins), 2);
+	json_t *br = json_array_get(plugins, 0), *pm = json_array_get(plugins, 1), *fw;
 	assert_string_equal(json_string_value(json_object_get(br, "type")), "bridge");
 	assert_string_equal(json_string_value(json_object_get(br, "bridge")), "gantry0");
 	assert_true(json_is_true(json_object_get(br, "isGateway")));
-	assert_true(json_is_true(json_object_get(br, "ipMasq")));
+	assert_true(json_is_false(json_object_get(br, "ipMasq"))); /* the network's own rule does it */
 	assert_true(json_is_true(json_object_get(br, "hairpinMode")));
 	json_t *ipam = json_object_get(br, "ipam");
 	assert_string_equal(json_string_value(json_object_get(ipam, "type")), "host-local");
@@ -297,20 +297,24 @@ static void test_conflist_defaults(void **state)
 	assert_string_equal(json_string_value(json_object_get(pm, "type")), "portmap");
 	assert_true(json_is_true(json_object_get(json_object_get(pm, "capabilities"), "portMappings")));
 	assert_true(json_is_true(json_object_get(pm, "snat")));
-	assert_string_equal(json_string_value(json_object_get(fw, "type")), "firewall");
-	assert_string_equal(json_string_value(json_object_get(fw, "backend")), "iptables");
 	cni_net_free(n);
 
 	c = (struct cni_conf){.ipam_dir = "/s/ipam",
 			      .network = "blue.net-1",
 			      .bridge = "blue0",
 			      .subnet = "10.200.0.0/16",
-			      .no_firewall = true};
+			      .firewall = true};
 	n = net_new(&c);
 	l = cni_net_conflist(n);
 	assert_string_equal(json_string_value(json_object_get(l, "name")), "blue.net-1");
 	plugins = json_object_get(l, "plugins");
-	assert_int_equal(json_array_size(plugins), 2);
+	assert_int_equal(json_array_size(plugins), 3);
+	fw = json_array_get(plugins, 2);
+	assert_string_equal(json_string_value(json_object_get(fw, "type")), "firewall");
+	assert_string_equal(json_string_value(json_object_get(fw, "backend")), "iptables");
+	char gw[INET_ADDRSTRLEN];
+	assert_int_equal(cni_net_gateway(n, gw), 0);
+	assert_string_equal(gw, "10.200.0.1");
 	br = json_array_get(plugins, 0);
 	assert_string_equal(json_string_value(json_object_get(br, "bridge")), "blue0");
 	range = json_array_get(json_array_get(json_object_get(json_object_get(br, "ipam"), "ranges"), 0), 0);
@@ -775,9 +779,13 @@ static void test_host_prepare(void **state)
 	if (!can)
 		SKIP("ip_forward is 0 and only root may set it");
 	c.exec_path = NULL;
+	char bridge[16];
+	snprintf(bridge, sizeof(bridge), "gtp%d", (int)getpid() % 1000000);
+	c.bridge = bridge; /* the network's own iptables chains are named after it */
 	n = net_new(&c);
 	if (cni_host_prepare(n, &e) < 0)
 		fail_msg("cni_host_prepare: %s", e->msg);
+	cni_host_release(n);
 	fwd = read_file("/proc/sys/net/ipv4/ip_forward");
 	assert_int_equal(fwd[0], '1');
 	free(fwd);
@@ -1070,6 +1078,7 @@ static int it_teardown(void **state)
 	if (!it.net)
 		return 0;
 	it_del_live();
+	cni_host_release(it.net);
 	char *argv[] = {"ip", "link", "del", it.name, NULL};
 	free(run(argv, NULL));
 	umount2(it.nsdir, MNT_DETACH);
@@ -1208,13 +1217,62 @@ static void chain_names(const char *name, const char *cid, char masq[32], char d
 	snprintf(dnat, 32, "CNI-DN-%.21s", hex);
 }
 
-static char *iptables_save(void)
+static char *iptables_save_all(void)
 {
 	char *argv[] = {"iptables-save", NULL};
 	int st;
 	char *out = run(argv, &st);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	return out;
+}
+
+/* The ruleset without the network's own chains (GANTRY-<bridge>, made once by cni_host_prepare
+ * and kept until cni_host_release), which name the bridge and the subnet: what is left is what
+ * the attachments made. */
+static char *iptables_save(void)
+{
+	char *all = iptables_save_all();
+	char *own = xasprintf("GANTRY-%s", it.name);
+	struct buf b = BUF_INIT;
+	for (char *line = all; *line;) {
+		char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line + 1) : strlen(line);
+		char *one = xstrndup(line, len);
+		if (!strstr(one, own))
+			buf_add(&b, one, len);
+		free(one);
+		line += len;
+	}
+	free(own);
+	free(all);
+	return buf_detach(&b, NULL);
+}
+
+/* How many lines of the ruleset contain needle. */
+static int count_lines(const char *rules, const char *needle)
+{
+	int n = 0;
+	for (const char *p = rules; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+/* The network's own chains: each jumped to once, with the subnet's masquerade and the bridge's
+ * forward rules (present = true), or none of it (false). */
+static void expect_network_rules(bool present)
+{
+	char *rules = iptables_save_all();
+	char *fwd = xasprintf("-A FORWARD -j GANTRY-%s\n", it.name),
+	     *post = xasprintf("-A POSTROUTING -j GANTRY-%s\n", it.name),
+	     *masq = xasprintf("-A GANTRY-%s -s %s ! -o %s -j MASQUERADE", it.name, IT_SUBNET, it.name),
+	     *in = xasprintf("-A GANTRY-%s -i %s -j ACCEPT", it.name, it.name),
+	     *dnat = xasprintf("-A GANTRY-%s -o %s -m conntrack --ctstate DNAT -j ACCEPT", it.name, it.name);
+	const char *needles[] = {fwd, post, masq, in, dnat};
+	for (size_t i = 0; i < 5; i++)
+		if (count_lines(rules, needles[i]) != (present ? 1 : 0))
+			fail_msg("iptables has %s %d times", needles[i], count_lines(rules, needles[i]));
+	free(fwd), free(post), free(masq), free(in), free(dnat);
+	free(rules);
 }
 
 /* Nothing of the attachment (container id cid, address ip, veth) is left on the host. */
@@ -1325,8 +1383,11 @@ static void test_real_bridge(void **state)
 	if (!it.net)
 		SKIP("needs root and containernetworking-plugins in /usr/lib/cni");
 	struct err *e = NULL;
-	if (cni_host_prepare(it.net, &e) < 0)
-		fail_msg("cni_host_prepare: %s", e->msg);
+	/* Twice: the second makes the network's rules again without doubling them. */
+	for (int i = 0; i < 2; i++)
+		if (cni_host_prepare(it.net, &e) < 0)
+			fail_msg("cni_host_prepare: %s", e->msg);
+	expect_network_rules(true);
 	unsigned lo, hi, hport;
 	struct cni_portset *reserved = xcalloc(1, sizeof(*reserved));
 	assert_int_equal(cni_port_range(&lo, &hi, &e), 0);
@@ -1369,12 +1430,11 @@ static void test_real_bridge(void **state)
 	char masq[32], dnat[32];
 	chain_names(it.name, cid, masq, dnat);
 	char *rules = iptables_save();
-	char *ip32 = xasprintf("%s/32", ip.addr), *ipport = xasprintf("%s:%d", ip.addr, IT_CPORT);
-	const char *present[] = {cid, masq, dnat, ip32, ipport};
-	for (size_t i = 0; i < 5; i++)
+	char *ipport = xasprintf("%s:%d", ip.addr, IT_CPORT);
+	const char *present[] = {cid, dnat, ipport};
+	for (size_t i = 0; i < 3; i++)
 		if (!strstr(rules, present[i]))
 			fail_msg("iptables does not mention %s after ADD", present[i]);
-	free(ip32);
 	free(ipport);
 	free(rules);
 	const char *veth_name = json_string_value(
@@ -1404,6 +1464,9 @@ static void test_real_bridge(void **state)
 	free(addr);
 	free(lease);
 	free(reserved);
+	cni_host_release(it.net);
+	expect_network_rules(false);
+	cni_host_release(it.net); /* again: nothing to remove, nothing fails */
 }
 
 static void test_real_cycles(void **state)
