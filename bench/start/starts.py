@@ -28,8 +28,8 @@
       the agent's own cleanup (CNI DEL, mounts, cgroups) before it is stopped.
   starts.py iptables-clean WORD...
       Removes, in the filter and nat tables, the iptables rules that name any WORD (a subnet prefix,
-      a bridge) and the CNI- chains that hold such rules, with the rules that jump to them: what a
-      run that failed half-way may leave of its CNI attachments.
+      a bridge) and the CNI- and GANTRY- chains that hold such rules, with the rules that jump to
+      them: what a run that failed half-way may leave of its CNI attachments and the agent's chains.
 Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, as for any boto3 program.
 """
 import json
@@ -333,7 +333,8 @@ def iptables_clean(words):
         rules = [l[3:] for l in text.splitlines() if l.startswith("-A ")]
         chain_of = lambda r: r.split(" ", 1)[0]
         names = lambda r: any(w in r for w in words)
-        doomed = {chain_of(r) for r in rules if names(r) and chain_of(r).startswith("CNI-")}
+        # CNI's per-container chains, and the agent's own per-bridge chain (GANTRY-<bridge>)
+        doomed = {chain_of(r) for r in rules if names(r) and chain_of(r).startswith(("CNI-", "GANTRY-"))}
         doomed -= {"CNI-FORWARD", "CNI-ADMIN", "CNI-HOSTPORT-DNAT", "CNI-HOSTPORT-SETMARK", "CNI-HOSTPORT-MASQ"}
         for r in rules:
             args = shlex.split(r)

@@ -459,8 +459,11 @@ static void on_polled(void *arg, const struct awsc_result *r)
 		return;
 	}
 	json_t *tasks = json_object_get(r->out, "tasks");
-	if (agent__reconcile(in, json_is_array(tasks) ? tasks : NULL, in->polled_version == 0))
+	bool full = in->polled_version == 0;
+	if (agent__reconcile(in, json_is_array(tasks) ? tasks : NULL, full))
 		in->version = 0;
+	else if (full)
+		runtime_sweep(a->rt); /* every task the server wants here is claimed now */
 	if (in->phase == AP_POLLING && !a->closing)
 		poll_send(in);
 }

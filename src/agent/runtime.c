@@ -31,6 +31,12 @@ void runtime_close(struct runtime *rt)
 		rt->ops->close(rt);
 }
 
+void runtime_sweep(struct runtime *rt)
+{
+	if (rt && rt->ops->sweep)
+		rt->ops->sweep(rt);
+}
+
 void runtime_free(struct runtime *rt)
 {
 	if (rt)

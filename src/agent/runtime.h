@@ -124,6 +124,11 @@ const char *runtime_name(const struct runtime *rt);
 /* Ends the runtime's background work (watches, timers, open requests) so that the loop can end;
  * call it once the agent has released its tasks. Accepts NULL. */
 void runtime_close(struct runtime *rt);
+/* Removes what an earlier life of the agent left on the host of tasks that no runtime_start() has
+ * claimed since (their containers are killed): the agent calls it when it knows every task the
+ * server wants here, i.e. after a full poll answer has been reconciled. Accepts NULL; a runtime
+ * that keeps nothing across restarts does nothing. */
+void runtime_sweep(struct runtime *rt);
 /* Frees a runtime once every task has been released, runtime_close() was called and the loop has
  * run; accepts NULL. */
 void runtime_free(struct runtime *rt);
@@ -145,6 +150,7 @@ struct runtime_ops {
 	void (*stop)(struct runtime_task *t);
 	void (*release)(struct runtime_task *t);
 	void (*close)(struct runtime *rt); /* may be NULL: nothing runs in the background */
+	void (*sweep)(struct runtime *rt); /* may be NULL: nothing is kept across restarts */
 	void (*free)(struct runtime *rt);
 };
 

@@ -140,6 +140,7 @@ struct crt {
 	struct crt_task *tasks;
 	struct metadata_srv *meta;
 	bool closing;
+	bool sweeping; /* a sweep job runs */
 };
 
 /* ---- jobs on the thread pool ---- */
@@ -364,8 +365,9 @@ static json_t *task_record(struct crt_task *t)
 {
 	json_t *cs = json_array();
 	for (size_t i = 0; i < t->n; i++)
-		json_array_append_new(cs, json_pack("{s:s?,s:O?,s:s}", "netns", t->c[i].netns, "cni",
-						    t->c[i].cni, "ip", t->c[i].ip));
+		json_array_append_new(cs,
+				      json_pack("{s:s?,s:O?,s:s,s:O?}", "netns", t->c[i].netns, "cni",
+						t->c[i].cni, "ip", t->c[i].ip, "bindings", t->c[i].bindings));
 	return json_pack("{s:s,s:s?,s:O?,s:o}", "mode", t->mode, "netns", t->netns, "cni", t->cni,
 			 "containers", cs);
 }
@@ -435,12 +437,15 @@ static int task_cgroup(struct crt_task *t, struct err **err)
 	return 0;
 }
 
+/* task.json: atomic, so that a restarted agent reads a whole record, but not fsynced: what it
+ * describes (namespaces, veths, containers) does not outlive the host either, and a sync costs
+ * milliseconds on every start. */
 static void write_record(struct crt_task *t, struct err **err)
 {
 	json_t *rec = task_record(t);
 	char *text = jv_dump(rec);
 	char *path = xasprintf("%s/task.json", t->dir);
-	fsx_write_file(path, text, strlen(text), 0600, true, err);
+	fsx_write_file(path, text, strlen(text), 0600, false, err);
 	free(path);
 	free(text);
 	json_decref(rec);
@@ -574,6 +579,10 @@ static int load_record(struct crt_task *t, struct err **err)
 		t->c[i].netns = xstrdup(def_str(c, "netns"));
 		t->c[i].cni = json_incref(json_object_get(c, "cni"));
 		snprintf(t->c[i].ip, sizeof(t->c[i].ip), "%s", def_str(c, "ip") ? def_str(c, "ip") : "");
+		/* (the server gives them again to an agent that adopts the task; an orphan's DEL needs
+		 * them: portmap removes only the mappings it is given) */
+		if (!t->c[i].bindings)
+			t->c[i].bindings = json_incref(json_object_get(c, "bindings"));
 	}
 	json_decref(rec);
 	return 0;
@@ -749,7 +758,7 @@ static void create_work(struct job *j)
 	size_t i;
 	json_t *w;
 	json_array_foreach (warnings, i, w)
-		log_warn("task %s: container %s: %s", t->id, c->name, json_string_value(w));
+		log_warn("task %s: %s", t->id, json_string_value(w)); /* (the warning names the container) */
 	text = jv_dump(spec);
 	cfg = xasprintf("%s/config.json", c->dir);
 	if (fsx_write_file(cfg, text, strlen(text), 0600, false, &j->err) < 0)
@@ -1127,6 +1136,127 @@ static void cleanup_work(struct job *j)
 static void cleanup_done(struct job *j)
 {
 	j->t->cleaned = true;
+}
+
+/* ---- orphans: what an earlier agent left of tasks nobody claims ---- */
+
+/* A task record of the earlier agent's: its containers are the numbered directories (their ids
+ * task-N), its network what task.json says (when the agent got that far). Enough for
+ * cleanup_work(). */
+static struct crt_task *orphan_new(struct crt *rt, const char *id)
+{
+	struct crt_task *t = xcalloc(1, sizeof(*t));
+	t->rt = rt;
+	t->id = xstrdup(id);
+	t->dir = xasprintf("%s/%s", rt->tasks_dir, id);
+	DIR *d = opendir(t->dir);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		char *end;
+		unsigned long i = strtoul(de->d_name, &end, 10);
+		if (de->d_name[0] >= '0' && de->d_name[0] <= '9' && !*end && i < 1024 && i + 1 > t->n)
+			t->n = i + 1;
+	}
+	if (d)
+		closedir(d);
+	t->c = xcalloc(t->n ? t->n : 1, sizeof(*t->c));
+	for (size_t i = 0; i < t->n; i++) {
+		t->c[i].t = t;
+		snprintf(t->c[i].id, sizeof(t->c[i].id), "%s-%zu", id, i);
+		t->c[i].dir = xasprintf("%s/%zu", t->dir, i);
+	}
+	char *rec = xasprintf("%s/task.json", t->dir);
+	struct err *e = NULL;
+	if (access(rec, F_OK) == 0 && load_record(t, &e) < 0) {
+		log_warn("task %s (left by an earlier agent): %s", id, e->msg);
+		err_free(e);
+	}
+	free(rec);
+	return t;
+}
+
+static void orphan_free(struct crt_task *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		free(t->c[i].dir);
+		free(t->c[i].netns);
+		json_decref(t->c[i].cni);
+		json_decref(t->c[i].bindings);
+	}
+	free(t->c);
+	free(t->netns);
+	json_decref(t->cni);
+	free(t->id);
+	free(t->dir);
+	free(t);
+}
+
+struct sweep {
+	uv_work_t w;
+	struct crt *rt;
+	char **ids;
+	size_t n;
+};
+
+static void sweep_work(uv_work_t *w)
+{
+	struct sweep *sw = w->data;
+	for (size_t i = 0; i < sw->n; i++) {
+		struct crt_task *t = orphan_new(sw->rt, sw->ids[i]);
+		struct job j = {.t = t};
+		log_info("task %s: left by an earlier agent and no longer wanted here: removing its %zu "
+			 "container(s), network and directory",
+			 t->id, t->n);
+		cleanup_work(&j);
+		orphan_free(t);
+	}
+}
+
+static void sweep_done(uv_work_t *w, int status)
+{
+	(void)status;
+	struct sweep *sw = w->data;
+	sw->rt->sweeping = false;
+	for (size_t i = 0; i < sw->n; i++)
+		free(sw->ids[i]);
+	free(sw->ids);
+	free(sw);
+}
+
+static void crt_sweep(struct runtime *base)
+{
+	struct crt *rt = (struct crt *)base;
+	if (rt->closing || rt->sweeping)
+		return;
+	DIR *d = opendir(rt->tasks_dir);
+	if (!d)
+		return;
+	struct sweep *sw = xcalloc(1, sizeof(*sw));
+	sw->w.data = sw;
+	sw->rt = rt;
+	size_t cap = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' || !crunrt_id_valid(de->d_name))
+			continue;
+		bool claimed = false;
+		for (struct crt_task *t = rt->tasks; t && !claimed; t = t->next)
+			claimed = strcmp(t->id, de->d_name) == 0;
+		if (claimed)
+			continue;
+		if (sw->n == cap) {
+			cap = cap ? cap * 2 : 8;
+			sw->ids = xrealloc(sw->ids, cap * sizeof(*sw->ids));
+		}
+		sw->ids[sw->n++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	if (sw->n == 0) {
+		free(sw);
+		return;
+	}
+	rt->sweeping = true;
+	uv_queue_work(rt->base.loop, &sw->w, sweep_work, sweep_done);
 }
 
 /* ---- the task metadata endpoint ---- */
@@ -1641,6 +1771,7 @@ static const struct runtime_ops crt_ops = {
 	.stop = crt_stop,
 	.release = crt_release,
 	.close = crt_close,
+	.sweep = crt_sweep,
 	.free = crt_free,
 };
 

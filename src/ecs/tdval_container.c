@@ -61,6 +61,23 @@ static bool word_in(const char *words, const char *s)
 	return false;
 }
 
+/* The options that take a value (docker's tmpfs syntax: "mode=1777", "uid=1000", "size" aside). */
+static const char tmpfs_valued[] = " mode uid gid nr_inodes nr_blocks mpol ";
+
+/* A documented option word, or one of those with "=value". */
+static bool tmpfs_option_ok(const char *opt)
+{
+	const char *eq = opt ? strchr(opt, '=') : NULL;
+	if (!eq)
+		return word_in(tmpfs_options, opt);
+	if (eq == opt || !eq[1] || eq - opt > 16)
+		return false;
+	char key[17];
+	memcpy(key, opt, (size_t)(eq - opt));
+	key[eq - opt] = '\0';
+	return word_in(tmpfs_valued, key);
+}
+
 const char *tdval__str(json_t *obj, const char *key)
 {
 	return json_string_value(json_object_get(obj, key));
@@ -575,7 +592,7 @@ static int check_linux_parameters(struct tdval__task *t, json_t *c, const char *
 				       "positive number of MiB.",
 				       cname);
 		json_array_foreach (json_object_get(v, "mountOptions"), j, o) {
-			if (!word_in(tmpfs_options, json_string_value(o)))
+			if (!tmpfs_option_ok(json_string_value(o)))
 				return err_set(err, ERR_CLIENT,
 					       "Invalid 'linuxParameters.tmpfs' setting for container '%s'. "
 					       "'%s' is not "

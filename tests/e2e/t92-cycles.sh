@@ -53,6 +53,22 @@ for batch in range(10):
         sys.exit("exit codes %s" % codes)
 print("100 tasks ran and stopped")
 PY
+# An agent killed (SIGKILL: no clean-up) while a task runs, and the task stopped through the API
+# while it is away: the restarted agent is not given the task again, finds what it left unclaimed
+# and removes it, its still-running container included.
+ORPHAN=$(aws1 ecs run-task --cluster "$C" --task-definition cyc --query 'tasks[0].taskArn' --output text)
+check "a task runs before the agent is killed" wait_status "$ORPHAN" RUNNING
+kill -9 "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
+OID=${ORPHAN##*/}
+ok "stop the task while its agent is away" aws1 ecs stop-task --cluster "$C" --task "$ORPHAN"
+check "its container still runs" bash -c "crun --root $AGENT_STATE/crun-runtime/crun/crun list | grep -q '^$OID-0 .*running'"
+start_agent
+check "the restarted agent reports the task STOPPED" wait_status "$ORPHAN" STOPPED
+for _ in $(seq 1 100); do [ -e "$AGENT_STATE/crun-runtime/tasks/$OID" ] || break; sleep 0.2; done
+check "and removes what the earlier agent left of it" bash -c "[ ! -e $AGENT_STATE/crun-runtime/tasks/$OID ]"
+check "its container is gone" bash -c "! crun --root $AGENT_STATE/crun-runtime/crun/crun list | grep -q '^$OID-0 '"
+check "no iptables rule names it" bash -c "! iptables-save | grep -q '$OID'"
+check "no cgroup of it is left" bash -c "! ls -d /sys/fs/cgroup/*/gantry/$OID 2>/dev/null"
 sleep 2
 R=$AGENT_STATE/crun-runtime
 check "no container left" bash -c "[ -z \"\$(ls -A $R/crun/crun)\" ]"

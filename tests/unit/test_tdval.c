@@ -1163,7 +1163,7 @@ static void test_linux_parameters(void **state)
 			     "'devices':[{'hostPath':'/dev/"
 			     "fuse','permissions':['read','write']}],'initProcessEnabled':true,"
 			     "'sharedMemorySize':64,'tmpfs':[{'containerPath':'/"
-			     "tmp','size':64,'mountOptions':['noexec']}],"
+			     "tmp','size':64,'mountOptions':['noexec','mode=1777','uid=1000']}],"
 			     "'maxSwap':0,'swappiness':60}")));
 	assert_true(has_attr(td, "com.amazonaws.ecs.capability.docker-remote-api.1.25"));
 	json_decref(td);
@@ -1178,6 +1178,18 @@ static void test_linux_parameters(void **state)
 	bad(TD(C(",'linuxParameters':{'tmpfs':[{'containerPath':'/"
 		 "tmp','size':1,'mountOptions':['turbo']}]}")),
 	    ERR_CLIENT, "'turbo'", NULL);
+	bad(TD(C(",'linuxParameters':{'tmpfs':[{'containerPath':'/"
+		 "tmp','size':1,'mountOptions':['turbo=1']}]}")),
+	    ERR_CLIENT, "'turbo=1'", NULL);
+	bad(TD(C(",'linuxParameters':{'tmpfs':[{'containerPath':'/"
+		 "tmp','size':1,'mountOptions':['mode=']}]}")),
+	    ERR_CLIENT, "'mode='", NULL);
+	bad(TD(C(",'linuxParameters':{'tmpfs':[{'containerPath':'/"
+		 "tmp','size':1,'mountOptions':['=1777']}]}")),
+	    ERR_CLIENT, "'=1777'", NULL);
+	bad(TD(C(",'linuxParameters':{'tmpfs':[{'containerPath':'/"
+		 "tmp','size':1,'mountOptions':['noexec=1']}]}")),
+	    ERR_CLIENT, "'noexec=1'", NULL);
 	bad(TD(C(",'linuxParameters':{'swappiness':101}")), ERR_CLIENT, "'linuxParameters.swappiness'", NULL);
 	bad(TD(C(",'linuxParameters':{'maxSwap':-1}")), ERR_CLIENT, "'linuxParameters.maxSwap'", NULL);
 	bad(TD(C(",'linuxParameters':{'sharedMemorySize':0}")), ERR_CLIENT,
