@@ -106,7 +106,7 @@ gantry_leftovers() {
 			find /sys/fs/cgroup/*/gantry/"$(basename "$d")" -depth -type d -exec rmdir {} \; 2>/dev/null
 		done
 	fi
-	python3 "$HERE/starts.py" iptables-clean "${GSUB%.*}." "$GBR"
+	python3 "$ROOT/scripts/iptables-clean.py" "${GSUB%.*}." "$GBR"
 }
 cleanup() {
 	set +e

@@ -26,10 +26,6 @@
   starts.py drain ENDPOINT CLUSTER AGENT_STATE
       Stops every task of the cluster and waits (30 s at most) until the agent has removed them:
       the agent's own cleanup (CNI DEL, mounts, cgroups) before it is stopped.
-  starts.py iptables-clean WORD...
-      Removes, in the filter and nat tables, the iptables rules that name any WORD (a subnet prefix,
-      a bridge) and the CNI- and GANTRY- chains that hold such rules, with the rules that jump to
-      them: what a run that failed half-way may leave of its CNI attachments and the agent's chains.
 Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, as for any boto3 program.
 """
 import json
@@ -322,30 +318,6 @@ def drain(endpoint, cluster, agent_state):
         time.sleep(0.1)
 
 
-BUILTIN = {"INPUT", "OUTPUT", "FORWARD", "PREROUTING", "POSTROUTING"}
-
-
-def iptables_clean(words):
-    import shlex
-
-    for table in ("filter", "nat"):
-        text = subprocess.run(["iptables-save", "-t", table], capture_output=True, text=True, check=True).stdout
-        rules = [l[3:] for l in text.splitlines() if l.startswith("-A ")]
-        chain_of = lambda r: r.split(" ", 1)[0]
-        names = lambda r: any(w in r for w in words)
-        # CNI's per-container chains, and the agent's own per-bridge chain (GANTRY-<bridge>)
-        doomed = {chain_of(r) for r in rules if names(r) and chain_of(r).startswith(("CNI-", "GANTRY-"))}
-        doomed -= {"CNI-FORWARD", "CNI-ADMIN", "CNI-HOSTPORT-DNAT", "CNI-HOSTPORT-SETMARK", "CNI-HOSTPORT-MASQ"}
-        for r in rules:
-            args = shlex.split(r)
-            target = args[args.index("-j") + 1] if "-j" in args else None
-            if chain_of(r) not in doomed and (names(r) or target in doomed):
-                subprocess.run(["iptables", "-t", table, "-D"] + args, capture_output=True)
-        for ch in doomed:
-            subprocess.run(["iptables", "-t", table, "-F", ch], capture_output=True)
-            subprocess.run(["iptables", "-t", table, "-X", ch], capture_output=True)
-
-
 def main():
     if len(sys.argv) < 2:
         die(__doc__)
@@ -358,8 +330,6 @@ def main():
         phases(*a)
     elif what == "drain" and len(a) == 3:
         drain(*a)
-    elif what == "iptables-clean" and a:
-        iptables_clean(a)
     else:
         die(__doc__)
 

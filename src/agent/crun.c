@@ -54,6 +54,36 @@ struct crunrt {
 
 /* ---- small helpers ---- */
 
+/* Moves a conmon into CRUNRT_CONMON_CGROUP on every hierarchy, out of the agent's cgroup: a
+ * service manager that stops or restarts the agent kills what is in its cgroup (systemd's
+ * KillMode=control-group), and a conmon killed with it takes its container's exit code along.
+ * Best effort: a hierarchy that refuses (a read-only cgroupfs, say) leaves it where it is. */
+static void conmon_to_cgroup(const struct crunrt *rt, pid_t pid)
+{
+	for (size_t i = 0; i < rt->cg.nh; i++) {
+		const char *base = rt->cg.h[i].path;
+		char *dir = xasprintf("%s%s", base, CRUNRT_CONMON_CGROUP);
+		/* the parents first: "/gantry", then "/gantry/conmon" */
+		for (char *p = dir + strlen(base) + 1; (p = strchr(p, '/')); p++) {
+			*p = '\0';
+			mkdir(dir, 0755);
+			*p = '/';
+		}
+		mkdir(dir, 0755);
+		char *procs = xasprintf("%s/cgroup.procs", dir);
+		int fd = open(procs, O_WRONLY | O_CLOEXEC);
+		char num[24];
+		int n = snprintf(num, sizeof(num), "%d\n", (int)pid);
+		if (fd < 0 || write(fd, num, (size_t)n) != n)
+			log_debug("conmon %d stays in the agent's cgroup on %s: %s", (int)pid, base,
+				  strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		free(procs);
+		free(dir);
+	}
+}
+
 static void close_fd(int *fd)
 {
 	if (*fd >= 0)
@@ -1407,6 +1437,7 @@ int crunrt_create(struct crunrt *rt, const struct crunrt_create *c, struct crunr
 		err_set(err, ERR_SYS, "create container %s: conmon wrote no pid to %s", c->id, pidfile);
 		goto undo;
 	}
+	conmon_to_cgroup(rt, conmon_pid);
 
 	int rs = read_sync(syncp[0], now_ms() + CRUNRT_CREATE_TIMEOUT_MS, &sync);
 	if (rs == -2) {

@@ -151,6 +151,9 @@ const struct crunrt_cgroups *crunrt_cgroups(const struct crunrt *rt);
 bool crunrt_id_valid(const char *id);
 
 /* A container to create. Borrowed for the call. */
+/* The cgroup (on every hierarchy) that crunrt_create() moves each conmon into, out of the agent's. */
+#define CRUNRT_CONMON_CGROUP "/gantry/conmon"
+
 struct crunrt_create {
 	const char *id;	      /* crunrt_id_valid() */
 	const char *name;     /* conmon's --name (for its logs); NULL = id */

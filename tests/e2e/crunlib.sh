@@ -57,11 +57,8 @@ crun_cleanup() {
 	fi
 	grep " $AGENT_STATE/" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do umount -l "$m"; done
 	ip link del "$BRIDGE" 2>/dev/null
-	# The network's own chains, should the agent not have removed them (it does when it exits
-	# with no task left).
-	iptables -w -D FORWARD -j "GANTRY-$BRIDGE" 2>/dev/null
-	iptables -w -F "GANTRY-$BRIDGE" 2>/dev/null && iptables -w -X "GANTRY-$BRIDGE" 2>/dev/null
-	iptables -w -t nat -D POSTROUTING -j "GANTRY-$BRIDGE" 2>/dev/null
-	iptables -w -t nat -F "GANTRY-$BRIDGE" 2>/dev/null && iptables -w -t nat -X "GANTRY-$BRIDGE" 2>/dev/null
+	# The port mappings of tasks a failed run left running, and the network's own chains should
+	# the agent not have removed them (it does when it exits with no task left).
+	python3 "$ROOT/scripts/iptables-clean.py" "${SUBNET%.*}." "$BRIDGE"
 	cleanup
 }

@@ -58,8 +58,9 @@ PY
 # and removes it, its still-running container included.
 ORPHAN=$(aws1 ecs run-task --cluster "$C" --task-definition cyc --query 'tasks[0].taskArn' --output text)
 check "a task runs before the agent is killed" wait_status "$ORPHAN" RUNNING
-kill -9 "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
 OID=${ORPHAN##*/}
+check "its conmon is out of the agent's cgroup" bash -c "grep -q ':/gantry/conmon\$' /proc/\$(cat $AGENT_STATE/crun-runtime/tasks/$OID/0/conmon.pid)/cgroup && ! grep -q ':/gantry/conmon\$' /proc/$AGENT_PID/cgroup"
+kill -9 "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
 ok "stop the task while its agent is away" aws1 ecs stop-task --cluster "$C" --task "$ORPHAN"
 check "its container still runs" bash -c "crun --root $AGENT_STATE/crun-runtime/crun/crun list | grep -q '^$OID-0 .*running'"
 start_agent
