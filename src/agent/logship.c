@@ -104,6 +104,27 @@ int logship_parse_line(const char *line, size_t len, long long *ms, bool *is_std
 	return 0;
 }
 
+/* The length of the UTF-8 character at p (n > 0 bytes there): 1 to 4, or 0 when the bytes are not
+ * one (invalid, or cut off), which is sent as U+FFFD. */
+static size_t utf8_char(const char *p, size_t n)
+{
+	unsigned char c = (unsigned char)p[0];
+	if (c < 0x80)
+		return 1;
+	size_t len = (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+	if (!len || len > n)
+		return 0;
+	for (size_t k = 1; k < len; k++)
+		if (((unsigned char)p[k] >> 6) != 2)
+			return 0;
+	/* overlong forms, surrogates and code points past U+10FFFF: jansson judges, as it will judge
+	 * the message */
+	json_t *probe = json_stringn(p, len);
+	bool ok = probe != NULL;
+	json_decref(probe);
+	return ok ? len : 0;
+}
+
 /* A JSON string of n bytes that may not be UTF-8: invalid bytes become U+FFFD. */
 static json_t *utf8_string(const char *p, size_t n)
 {
@@ -112,15 +133,9 @@ static json_t *utf8_string(const char *p, size_t n)
 		return j;
 	struct buf b = BUF_INIT;
 	for (size_t i = 0; i < n;) {
-		unsigned char c = (unsigned char)p[i];
-		size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-		bool ok = len > 0 && i + len <= n;
-		for (size_t k = 1; ok && k < len; k++)
-			ok = ((unsigned char)p[i + k] >> 6) == 2;
-		json_t *probe = ok ? json_stringn(p + i, len) : NULL;
-		if (probe) {
+		size_t len = utf8_char(p + i, n - i);
+		if (len) {
 			buf_add(&b, p + i, len);
-			json_decref(probe);
 			i += len;
 		} else {
 			buf_adds(&b, "\xef\xbf\xbd");
@@ -130,6 +145,24 @@ static json_t *utf8_string(const char *p, size_t n)
 	j = json_stringn(b.p, b.len);
 	buf_release(&b);
 	return j ? j : json_string("");
+}
+
+/* How many of the n bytes at p go into one event of at most max bytes as sent (utf8_string: an
+ * invalid byte becomes the 3 bytes of U+FFFD), without cutting a character in two. *size receives
+ * the event's size as sent, which is what CloudWatch counts. */
+static size_t utf8_take(const char *p, size_t n, size_t max, size_t *size)
+{
+	size_t i = 0, out = 0;
+	while (i < n) {
+		size_t len = utf8_char(p + i, n - i);
+		size_t sent = len ? len : 3;
+		if (out + sent > max)
+			break;
+		out += sent;
+		i += len ? len : 1;
+	}
+	*size = out;
+	return i;
 }
 
 long long logship_parse_size(const char *s)
@@ -149,20 +182,6 @@ long long logship_parse_size(const char *s)
 	if (*end == 'b' || *end == 'B')
 		end++;
 	return *end || v > (1LL << 40) / mul ? -1 : v * mul;
-}
-
-/* What an event adds to the request body: its message as JSON escapes it (a control character
- * takes up to 6 bytes, an invalid byte the 3 of U+FFFD) and the members around it. CloudWatch counts
- * 26 bytes per event plus the message; the request body is larger, and it is the body that the
- * server bounds. */
-static size_t json_cost(const char *p, size_t n)
-{
-	size_t c = 64;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)p[i];
-		c += ch < 0x20 ? 6 : ch == '"' || ch == '\\' ? 2 : ch >= 0x80 ? 3 : 1;
-	}
-	return c;
 }
 
 /* ---- offsets ---- */
@@ -331,7 +350,7 @@ static json_t *read_batch(struct logship_stream *s, bool *eof)
 	struct buf msg[2] = {BUF_INIT, BUF_INIT};
 	long long msg_ms[2] = {0, 0}, last_ms = 0;
 	bool in_partial[2] = {false, false};
-	size_t used = 0, clean_events = 0, bytes = 0, clean_bytes = 0, pos = 0;
+	size_t used = 0, clean_events = 0, bytes = 0, pos = 0;
 	bool full = false;
 	while (pos < (size_t)got && !full) {
 		char *nl = memchr(data + pos, '\n', (size_t)got - pos);
@@ -348,18 +367,19 @@ static json_t *read_batch(struct logship_stream *s, bool *eof)
 				msg_ms[k] = ms;
 			buf_add(&msg[k], m, mlen);
 			in_partial[k] = partial;
-			/* A whole line is one message; a line longer than an event is cut into events of
-			 * LOGSHIP_EVENT_MAX bytes as it grows, as CloudWatch's agents cut it (smaller
-			 * where JSON escaping would make one request too big). An empty line is no event. */
+			/* A whole line is one message; a line longer than an event is cut, as it grows,
+			 * into events of LOGSHIP_EVENT_MAX bytes as sent (fewer where a character would
+			 * be cut in two), as CloudWatch's agents cut it. An empty line is no event. */
 			long long t = msg_ms[k] < last_ms ? last_ms : msg_ms[k]; /* a batch is in order */
-			size_t off = 0, n;
-			while (msg[k].len - off >= LOGSHIP_EVENT_MAX || (!partial && off < msg[k].len)) {
-				n = msg[k].len - off < LOGSHIP_EVENT_MAX ? msg[k].len - off
-									 : LOGSHIP_EVENT_MAX;
-				while (json_cost(msg[k].p + off, n) > LOGSHIP_BODY_MAX / 2)
-					n /= 2;
-				size_t cost = json_cost(msg[k].p + off, n);
-				if (bytes + cost > LOGSHIP_BODY_MAX && json_array_size(events) > 0) {
+			size_t off = 0;
+			while (off < msg[k].len) {
+				size_t size, n = utf8_take(msg[k].p + off, msg[k].len - off,
+							   LOGSHIP_EVENT_MAX, &size);
+				if (partial && off + n == msg[k].len)
+					break; /* what fits in one event waits for the rest of its line */
+				if (json_array_size(events) > 0 &&
+				    (json_array_size(events) == LOGSHIP_BATCH_EVENTS ||
+				     bytes + size + LOGS_PUT_EVENT_OVERHEAD > LOGSHIP_BATCH_BYTES)) {
 					/* the rest goes in the next batch, which starts at the last clean
 					 * point */
 					full = true;
@@ -369,7 +389,7 @@ static json_t *read_batch(struct logship_stream *s, bool *eof)
 				json_object_set_new(ev, "timestamp", json_integer(t));
 				json_object_set_new(ev, "message", utf8_string(msg[k].p + off, n));
 				json_array_append_new(events, ev);
-				bytes += cost;
+				bytes += size + LOGS_PUT_EVENT_OVERHEAD;
 				last_ms = t;
 				off += n;
 			}
@@ -388,29 +408,42 @@ static json_t *read_batch(struct logship_stream *s, bool *eof)
 			/* a clean point: everything up to here is in the batch */
 			used = pos;
 			clean_events = json_array_size(events);
-			clean_bytes = bytes;
 		}
-		full = json_array_size(events) >= LOGSHIP_BATCH_EVENTS - 64;
+		full = json_array_size(events) >= LOGSHIP_BATCH_EVENTS;
 	}
-	if (full && clean_events > 0) {
-		/* stop at the last clean point: what follows goes in the next batch, whole */
-		while (json_array_size(events) > clean_events)
-			json_array_remove(events, json_array_size(events) - 1);
-		bytes = clean_bytes;
-	} else if (full) {
-		used = pos; /* no clean point in a whole batch: take it as it is */
-	}
+	bool flushed = false;
 	if ((in_partial[0] || in_partial[1]) && s->finishing && *eof && !full) {
-		/* the container is gone: its last partial lines are flushed as they are */
+		/* the container is gone: its last partial lines are flushed as they are (each is less
+		 * than an event), in this batch if they fit, else whole in the next */
+		size_t size[2] = {0, 0}, more = 0, more_bytes = 0;
 		for (int k = 0; k < 2; k++)
 			if (in_partial[k] && msg[k].len) {
-				json_t *ev = json_object();
-				json_object_set_new(ev, "timestamp",
-						    json_integer(msg_ms[k] < last_ms ? last_ms : msg_ms[k]));
-				json_object_set_new(ev, "message", utf8_string(msg[k].p, msg[k].len));
-				json_array_append_new(events, ev);
+				utf8_take(msg[k].p, msg[k].len, LOGSHIP_EVENT_MAX, &size[k]);
+				more++;
+				more_bytes += size[k] + LOGS_PUT_EVENT_OVERHEAD;
 			}
-		used = pos;
+		if (json_array_size(events) + more <= LOGSHIP_BATCH_EVENTS &&
+		    bytes + more_bytes <= LOGSHIP_BATCH_BYTES) {
+			for (int k = 0; k < 2; k++)
+				if (size[k]) {
+					json_t *ev = json_object();
+					json_object_set_new(
+						ev, "timestamp",
+						json_integer(msg_ms[k] < last_ms ? last_ms : msg_ms[k]));
+					json_object_set_new(ev, "message", utf8_string(msg[k].p, msg[k].len));
+					json_array_append_new(events, ev);
+				}
+			used = pos;
+			flushed = true;
+		}
+	}
+	if (full && clean_events == 0) {
+		used = pos; /* no clean point in a whole batch: take it as it is */
+	} else if (!flushed) {
+		/* stop at the last clean point: what follows (what did not fit, or the events cut from
+		 * a line still being written) goes in the next batch, which starts there */
+		while (json_array_size(events) > clean_events)
+			json_array_remove(events, json_array_size(events) - 1);
 	}
 	buf_release(&msg[0]);
 	buf_release(&msg[1]);

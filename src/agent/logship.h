@@ -14,12 +14,15 @@
 
 #include "api/awsc.h"
 #include "common/err.h"
+#include "logs/logs.h"
 
-#define LOGSHIP_EVENT_MAX   (256 * 1024 - 26) /* CloudWatch: bytes of one event's message */
-#define LOGSHIP_BATCH_BYTES (1024 * 1024)     /* and of a batch, counting 26 bytes per event */
-/* A request body, JSON and all, stays under this (the server takes 1 MiB bodies): */
-#define LOGSHIP_BODY_MAX	   (960 * 1024)
-#define LOGSHIP_BATCH_EVENTS	   10000
+/* Batches are bounded as CloudWatch bounds them (logs.h): a message is at most LOGSHIP_EVENT_MAX
+ * bytes, a batch at most LOGSHIP_BATCH_BYTES counting 26 per event and LOGSHIP_BATCH_EVENTS events.
+ * Their JSON is larger (a control character takes 6 bytes), up to LOGS_PUT_BODY_MAX, which is what
+ * the server takes for PutLogEvents. */
+#define LOGSHIP_EVENT_MAX	   (LOGS_PUT_EVENT_BYTES - LOGS_PUT_EVENT_OVERHEAD)
+#define LOGSHIP_BATCH_BYTES	   LOGS_PUT_BATCH_BYTES
+#define LOGSHIP_BATCH_EVENTS	   LOGS_PUT_EVENTS_MAX
 #define LOGSHIP_READ_MAX	   (2 * 1024 * 1024) /* bytes of the log read at a time */
 #define LOGSHIP_POLL_MS		   250		     /* how often a running container's log is looked at */
 #define LOGSHIP_RETRY_MIN_MS	   500		     /* after a failed call: this, doubling ... */

@@ -21,7 +21,8 @@ struct api_service {
 	char *signing_name;
 	const struct api_op *ops;
 	size_t nops;
-	json_t *index; /* op name -> position in ops */
+	json_t *index;	  /* op name -> position in ops */
+	size_t *body_max; /* per op: its body bound, 0 for API_BODY_MAX */
 	void *arg;
 };
 
@@ -70,6 +71,7 @@ void api_free(struct api *api)
 		free(api->services[i].prefix);
 		free(api->services[i].signing_name);
 		json_decref(api->services[i].index);
+		free(api->services[i].body_max);
 	}
 	free(api);
 }
@@ -95,6 +97,7 @@ void api_add_service(struct api *api, const char *target_prefix, const char *sig
 	s->index = json_object();
 	for (size_t i = 0; i < nops; i++)
 		json_object_set_new(s->index, ops[i].name, json_integer((json_int_t)i));
+	s->body_max = xcalloc(nops ? nops : 1, sizeof(*s->body_max));
 }
 
 const char *api_error_type(enum err_kind kind, unsigned *status)
@@ -201,7 +204,7 @@ static int verify(struct api *api, const struct api_request *req, struct sigv4_i
 	return rc;
 }
 
-static const struct api_service *find_service(struct api *api, const char *target, const char **opname)
+static const struct api_service *find_service(const struct api *api, const char *target, const char **opname)
 {
 	const char *dot = strrchr(target, '.');
 	if (!dot)
@@ -215,6 +218,33 @@ static const struct api_service *find_service(struct api *api, const char *targe
 		}
 	}
 	return NULL;
+}
+
+/* The position of target's operation in its service's ops, or -1 when no service has it. */
+static long find_op(const struct api *api, const char *target, const struct api_service **svc)
+{
+	const char *opname = NULL;
+	*svc = target ? find_service(api, target, &opname) : NULL;
+	json_t *idx = *svc ? json_object_get((*svc)->index, opname) : NULL;
+	return idx ? (long)json_integer_value(idx) : -1;
+}
+
+void api_set_body_max(struct api *api, const char *target, size_t max)
+{
+	const struct api_service *svc;
+	long i = find_op(api, target, &svc);
+	if (i < 0) {
+		log_error("api: cannot bound the body of %s: no such operation", target);
+		abort();
+	}
+	svc->body_max[i] = max;
+}
+
+size_t api_body_max(const struct api *api, const char *target)
+{
+	const struct api_service *svc;
+	long i = find_op(api, target, &svc);
+	return i >= 0 && svc->body_max[i] ? svc->body_max[i] : API_BODY_MAX;
 }
 
 static const char *header(const struct api_request *req, const char *name)
@@ -333,7 +363,8 @@ void api_serve(struct api *api, const struct api_request *req)
 	struct err *e = NULL;
 
 	if (req->too_large) {
-		err_set(&e, ERR_TOO_LARGE, "Request body exceeds the limit of %u bytes", API_BODY_MAX);
+		err_set(&e, ERR_TOO_LARGE, "Request body exceeds the limit of %zu bytes",
+			api_body_max(api, header(req, "X-Amz-Target")));
 		send_error(req, request_id, NULL, e);
 		return;
 	}
@@ -388,4 +419,12 @@ void api_handle(void *arg, struct hreq *req)
 		.ctx = req,
 	};
 	api_serve(arg, &ar);
+}
+
+size_t api_body_limit(void *api, struct hreq *req)
+{
+	/* The target is not authenticated yet (the signature can only be checked once the body is
+	 * in): anyone may name PutLogEvents to send a larger body, but none larger than that
+	 * operation's bound, and an unsigned or mis-signed call is then refused as usual. */
+	return api_body_max(api, hreq_header(req, "X-Amz-Target"));
 }

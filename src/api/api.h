@@ -12,7 +12,8 @@
 #include "common/err.h"
 #include "common/hsrv.h"
 
-/* The largest JSON request body accepted; larger ones are refused with 413 unread. */
+/* The largest JSON request body accepted, unless the operation's own bound is set with
+ * api_set_body_max(); larger ones are refused with 413 unread. */
 #define API_BODY_MAX (1024u * 1024u)
 
 struct api;
@@ -68,6 +69,15 @@ void api_free(struct api *api);
 void api_add_service(struct api *api, const char *target_prefix, const char *signing_name,
 		     const struct api_op *ops, size_t nops, void *arg);
 
+/* Lets the calls of one operation carry bodies of up to max bytes instead of API_BODY_MAX (an
+ * operation whose legal requests are larger: PutLogEvents). target is the full X-Amz-Target
+ * ("Logs_20140328.PutLogEvents") of an operation of a service already added. */
+void api_set_body_max(struct api *api, const char *target, size_t max);
+
+/* The body bound of a request whose X-Amz-Target is target (NULL when it has none): what
+ * api_set_body_max() set for that operation, else API_BODY_MAX. */
+size_t api_body_max(const struct api *api, const char *target);
+
 /* A request as the front sees it, independent of the HTTP server (so that the fuzz target and
  * unit tests can drive the whole request path without sockets). Strings are borrowed until
  * respond() is called. */
@@ -79,7 +89,7 @@ struct api_request {
 	size_t nheaders;
 	const char *body;
 	size_t body_len;
-	bool too_large; /* the body exceeded API_BODY_MAX and was not read */
+	bool too_large; /* the body exceeded its bound (api_body_max) and was not read */
 	/* Called exactly once with the answer, possibly after api_serve returned (when the answer
 	 * waits for the store). Takes ownership of body. error_type is NULL on success. */
 	void (*respond)(void *ctx, unsigned status, const char *content_type, const char *request_id,
@@ -96,6 +106,10 @@ void api_serve(struct api *api, const struct api_request *req);
 
 /* The hsrv handler: adapts an HTTP request to api_serve. Pass api as its arg. */
 void api_handle(void *api, struct hreq *req);
+
+/* The hsrv body-limit function (hsrv_set_body_limit): api_body_max() of the request's
+ * X-Amz-Target. Pass api as its arg. */
+size_t api_body_limit(void *api, struct hreq *req);
 
 /* The AWS error type name (__type) and HTTP status for an error kind. */
 const char *api_error_type(enum err_kind kind, unsigned *status);

@@ -160,6 +160,8 @@ int server_run(const struct server_opts *opts, struct err **err)
 	if (!s.http)
 		goto out;
 	hsrv_set_stream_handler(s.http, reg_http, s.reg);
+	/* API_BODY_MAX for every call but those given a bound of their own (PutLogEvents). */
+	hsrv_set_body_limit(s.http, api_body_limit, s.api);
 	uv_signal_init(&s.loop, &s.sigint);
 	uv_signal_init(&s.loop, &s.sigterm);
 	s.sigint.data = s.sigterm.data = &s;

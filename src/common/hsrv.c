@@ -38,6 +38,8 @@ struct hsrv {
 	void *arg;
 	hsrv_stream_handler stream_handler;
 	void *stream_arg;
+	hsrv_body_limit_fn body_limit; /* NULL: max_body for every request */
+	void *body_limit_arg;
 	int port;
 	struct hreq *waiting; /* requests handed to the handler and not yet answered */
 };
@@ -50,8 +52,9 @@ struct hreq {
 	char *path; /* the part before '?' (own allocation) */
 	const char *query;
 	struct buf body;
-	size_t seen;	/* body bytes received, including the ones dropped when too large */
-	size_t drained; /* body bytes dropped after an early answer */
+	size_t max_body; /* this request's bound: srv->max_body or srv->body_limit's choice */
+	size_t seen;	 /* body bytes received, including the ones dropped when too large */
+	size_t drained;	 /* body bytes dropped after an early answer */
 	bool too_large;
 	bool headers_done;		    /* the first handler call (headers only) has happened */
 	bool handed;			    /* the handler has been called */
@@ -89,7 +92,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 		req->path = xstrdup(req->uri);
 		req->query = "";
 	}
-	buf_init(&req->body, srv->max_body);
+	req->max_body = srv->max_body;
+	buf_init(&req->body, req->max_body);
 	return req;
 }
 
@@ -250,13 +254,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			unlink_waiting(req);
 			req->handed = false;
 		}
+		if (srv->body_limit) {
+			req->max_body = srv->body_limit(srv->body_limit_arg, req);
+			buf_init(&req->body, req->max_body); /* still empty: nothing to release */
+		}
 		const char *cl =
 			MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl) {
 			char *end;
 			errno = 0;
 			unsigned long long n = strtoull(cl, &end, 10);
-			if (errno || *end || n > srv->max_body) {
+			if (errno || *end || n > req->max_body) {
 				req->too_large = true;
 				hand(srv, req);
 				if (req->resp)
@@ -274,7 +282,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			buf_release(&req->body);
 		}
 		*upload_data_size = 0;
-		if (req->too_large && req->seen > srv->max_body + HSRV_DRAIN_MAX)
+		if (req->too_large && req->seen > req->max_body + HSRV_DRAIN_MAX)
 			return MHD_NO;
 		return MHD_YES;
 	}
@@ -289,6 +297,12 @@ void hsrv_set_stream_handler(struct hsrv *srv, hsrv_stream_handler fn, void *arg
 {
 	srv->stream_handler = fn;
 	srv->stream_arg = arg;
+}
+
+void hsrv_set_body_limit(struct hsrv *srv, hsrv_body_limit_fn fn, void *arg)
+{
+	srv->body_limit = fn;
+	srv->body_limit_arg = arg;
 }
 
 void hreq_stream(struct hreq *req, const struct hreq_stream_ops *ops, void *ctx)

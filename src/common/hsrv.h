@@ -3,7 +3,8 @@
  * thread that owns gantry's state.
  *
  * Each request reaches the handler once, after its body has been read in full (bounded by
- * max_body), or early with hreq_too_large() true when the body exceeds the bound: then the
+ * max_body, or by what a body-limit function set with hsrv_set_body_limit() chose for the request
+ * from its headers), or early with hreq_too_large() true when the body exceeds the bound: then the
  * body is not buffered. The handler answers with hreq_respond(), either before it returns or
  * later (a long-poll, or an answer that waits for the store's fsync); in the meantime the
  * connection is suspended and costs no polling.
@@ -52,6 +53,14 @@ struct hsrv *hsrv_start_fd(uv_loop_t *loop, int fd, size_t max_body, hsrv_handle
 typedef bool (*hsrv_stream_handler)(void *arg, struct hreq *req);
 void hsrv_set_stream_handler(struct hsrv *srv, hsrv_stream_handler fn, void *arg);
 
+/* Chooses the body bound of one request from its method, path and headers (its body is not read
+ * yet), on the loop thread, once per request the stream handler did not take. Returns the bound in
+ * bytes; a larger body reaches the handler with hreq_too_large() true, as with max_body. */
+typedef size_t (*hsrv_body_limit_fn)(void *arg, struct hreq *req);
+/* Lets fn choose each request's body bound in place of the server's max_body (NULL: max_body for
+ * every request again). */
+void hsrv_set_body_limit(struct hsrv *srv, hsrv_body_limit_fn fn, void *arg);
+
 /* How a taken request's body reaches its owner. All run on the loop thread, in this order. */
 struct hreq_stream_ops {
 	/* The next n > 0 bytes of the body. Returns 0 to go on, or -1 after answering the request
@@ -88,7 +97,8 @@ const char *hreq_header(struct hreq *req, const char *name);
 const struct hsrv_header *hreq_headers(struct hreq *req, size_t *n);
 /* The body read so far (all of it, unless hreq_too_large()). */
 const struct buf *hreq_body(const struct hreq *req);
-/* True when the body was larger than the server's max_body and was not buffered. */
+/* True when the body was larger than its bound (max_body, or the body-limit function's choice)
+ * and was not buffered. */
 bool hreq_too_large(const struct hreq *req);
 /* The client's address as text (for logs). */
 const char *hreq_peer(struct hreq *req);

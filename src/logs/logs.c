@@ -24,14 +24,10 @@
 #define KIND_GROUP	   "loggroup"
 #define KIND_STREAM	   "logstream"
 
-/* PutLogEvents, as the API reference states them. */
-#define PUT_EVENTS_MAX	   10000
-#define PUT_BATCH_BYTES	   1048576
-#define PUT_EVENT_OVERHEAD 26
-#define PUT_EVENT_BYTES	   (256 * 1024)
-#define PUT_SPAN_MS	   (24LL * 3600 * 1000)
-#define PUT_PAST_MS	   (14LL * 24 * 3600 * 1000)
-#define PUT_FUTURE_MS	   (2LL * 3600 * 1000)
+/* PutLogEvents, as the API reference states them (the size limits are in logs.h). */
+#define PUT_SPAN_MS   (24LL * 3600 * 1000)
+#define PUT_PAST_MS   (14LL * 24 * 3600 * 1000)
+#define PUT_FUTURE_MS (2LL * 3600 * 1000)
 /* GetLogEvents / FilterLogEvents: at most 10,000 events or 1 MB per answer. */
 #define READ_EVENTS_MAX 10000
 #define READ_BYTES_MAX	(1024 * 1024)
@@ -811,12 +807,12 @@ static int op_put_log_events(struct api_call *call, json_t *in, json_t **out, st
 	    jv_str(in, "sequenceToken", false, &seqtok, err) < 0)
 		return -1;
 	size_t n = json_array_size(evs);
-	if (n < 1 || n > PUT_EVENTS_MAX)
+	if (n < 1 || n > LOGS_PUT_EVENTS_MAX)
 		return err_set(
 			err, ERR_INVALID_PARAM,
 			"1 validation error detected: Value at 'logEvents' failed to satisfy constraint: "
 			"Member must have length between 1 and %d",
-			PUT_EVENTS_MAX);
+			LOGS_PUT_EVENTS_MAX);
 	batch = xcalloc(n, sizeof(*batch));
 	size_t bytes = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -839,13 +835,12 @@ static int op_put_log_events(struct api_call *call, json_t *in, json_t **out, st
 				i + 1);
 			goto out;
 		}
-		if (batch[i].len + PUT_EVENT_OVERHEAD > PUT_EVENT_BYTES) {
-			err_set(err, ERR_INVALID_PARAM,
-				"Log event too large: %zu bytes exceeds the limit of %d",
-				batch[i].len + PUT_EVENT_OVERHEAD, PUT_EVENT_BYTES);
+		if (batch[i].len + LOGS_PUT_EVENT_OVERHEAD > LOGS_PUT_EVENT_BYTES) {
+			err_set(err, ERR_INVALID_PARAM, "Log event too large: %zu bytes exceeds limit of %d",
+				batch[i].len + LOGS_PUT_EVENT_OVERHEAD, LOGS_PUT_EVENT_BYTES);
 			goto out;
 		}
-		bytes += batch[i].len + PUT_EVENT_OVERHEAD;
+		bytes += batch[i].len + LOGS_PUT_EVENT_OVERHEAD;
 		if (i > 0 && batch[i].timestamp < batch[i - 1].timestamp) {
 			err_set(err, ERR_INVALID_PARAM,
 				"Log events in a single PutLogEvents request must be in chronological "
@@ -853,9 +848,9 @@ static int op_put_log_events(struct api_call *call, json_t *in, json_t **out, st
 			goto out;
 		}
 	}
-	if (bytes > PUT_BATCH_BYTES) {
+	if (bytes > LOGS_PUT_BATCH_BYTES) {
 		err_set(err, ERR_INVALID_PARAM, "Upload too large: %zu bytes exceeds limit of %d", bytes,
-			PUT_BATCH_BYTES);
+			LOGS_PUT_BATCH_BYTES);
 		goto out;
 	}
 	int64_t now = now_ms();
@@ -943,14 +938,14 @@ struct collect {
 static int collect_event(void *arg, const struct logstore_event *ev)
 {
 	struct collect *c = arg;
-	if (c->n == c->limit || (c->n > 0 && c->bytes + ev->len + PUT_EVENT_OVERHEAD > READ_BYTES_MAX))
+	if (c->n == c->limit || (c->n > 0 && c->bytes + ev->len + LOGS_PUT_EVENT_OVERHEAD > READ_BYTES_MAX))
 		return 1;
 	json_array_append_new(c->arr, event_json(ev));
 	if (c->n == 0)
 		c->first = ev->seq;
 	c->last = ev->seq;
 	c->n++;
-	c->bytes += ev->len + PUT_EVENT_OVERHEAD;
+	c->bytes += ev->len + LOGS_PUT_EVENT_OVERHEAD;
 	return 0;
 }
 
@@ -1209,7 +1204,7 @@ static int op_filter_log_events(struct api_call *call, json_t *in, json_t **out,
 		const struct logstore_event *ev = &c->ev;
 		if (!after || after_token(ev->timestamp, c->s->name, ev->seq, tts, tname, tseq)) {
 			if (count == (size_t)limit ||
-			    (count > 0 && bytes + ev->len + PUT_EVENT_OVERHEAD > READ_BYTES_MAX) ||
+			    (count > 0 && bytes + ev->len + LOGS_PUT_EVENT_OVERHEAD > READ_BYTES_MAX) ||
 			    examined == FILTER_SCAN_MAX)
 				break;
 			examined++;
@@ -1224,7 +1219,7 @@ static int op_filter_log_events(struct api_call *call, json_t *in, json_t **out,
 				free(id);
 				json_array_append_new(events, e);
 				count++;
-				bytes += ev->len + PUT_EVENT_OVERHEAD;
+				bytes += ev->len + LOGS_PUT_EVENT_OVERHEAD;
 			}
 		}
 		int r = logstore_iter_next(c->it, &c->ev, NULL, err);
@@ -1352,6 +1347,9 @@ void logs_add_to_api(struct logs *l, struct api *api)
 {
 	api_add_service(api, LOGS_TARGET_PREFIX, LOGS_SIGNING_NAME, logs_ops,
 			sizeof(logs_ops) / sizeof(logs_ops[0]), l);
+	/* A legal batch's JSON can exceed the front's 1 MiB; op_put_log_events applies CloudWatch's
+	 * own rule to what the body carries. */
+	api_set_body_max(api, LOGS_TARGET_PREFIX ".PutLogEvents", LOGS_PUT_BODY_MAX);
 	if (l->loop && !l->timer) {
 		l->timer = xcalloc(1, sizeof(*l->timer));
 		uv_timer_init(l->loop, l->timer);

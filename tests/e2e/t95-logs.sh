@@ -1,6 +1,7 @@
 #!/bin/bash
 # CloudWatch Logs through both AWS CLIs: groups and streams, PutLogEvents (10,000 events in one
-# batch, CloudWatch's rules and rejectedLogEventsInfo), GetLogEvents paging forward and backward,
+# batch, CloudWatch's rules and rejectedLogEventsInfo, a batch at the 1,048,576-byte limit whose JSON
+# is over 4 MiB, the request-body bounds), GetLogEvents paging forward and backward,
 # FilterLogEvents with each pattern kind, retention, tags, `aws logs tail`, durability across a
 # clean restart and a kill -9, and account isolation.
 source "$(dirname "$0")/lib.sh"
@@ -114,6 +115,117 @@ fails_with "an event over 256 KiB" InvalidParameterException \
 	aws1 logs put-log-events --log-group-name $G --log-stream-name web-2 --log-events "file://$TMP/huge.json"
 ok "a sequence token is accepted and ignored" aws1 logs put-log-events --log-group-name $G --log-stream-name web-2 \
 	--sequence-token 12345 --log-events timestamp=$NOW,message=seqtok
+
+# --- batches at CloudWatch's size limit, whose JSON is far over 1 MiB ---
+# CloudWatch counts a batch as its messages' UTF-8 bytes plus 26 per event (at most 1,048,576); the
+# JSON that carries it is up to 6 times that (a control character is written "\u0001"), so the
+# server takes PutLogEvents bodies up to LOGS_PUT_BODY_MAX (src/logs/logs.h), and every other call
+# still only 1 MiB.
+BG=/e2e/big
+PUT_BODY_MAX=6996992
+ok "create a group for the big batches" aws1 logs create-log-group --log-group-name $BG
+ok "and a stream" aws1 logs create-log-stream --log-group-name $BG --log-stream-name big
+python3 - "$TMP" "$NOW" <<'EOF'
+import json, sys
+d, now = sys.argv[1], int(sys.argv[2])
+LIMIT, OVERHEAD, N = 1048576, 26, 100
+total = LIMIT - OVERHEAD * N  # bytes of messages that make the batch exactly 1,048,576
+# Mostly control characters (6 bytes each in JSON), with the other escapes and 2-, 3- and 4-byte
+# characters (their UTF-8 bytes are what counts).
+unit = "\x01" * 38 + '"\\\u00e9\u20ac\U0001f600\x1b\n\t'
+assert len(unit.encode()) == 52
+def message(i, size):
+    s = "event %03d " % i
+    s += unit * ((size - len(s)) // 52)
+    s += "\x01" * (size - len(s.encode()))
+    assert len(s.encode()) == size
+    return s
+sizes = [total // N + (1 if i < total % N else 0) for i in range(N)]
+evs = [{"timestamp": now - 60000 + i, "message": message(i, sizes[i])} for i in range(N)]
+assert sum(len(e["message"].encode()) + OVERHEAD for e in evs) == LIMIT
+json.dump(evs, open(d + "/atlimit.json", "w"))
+evs[0]["message"] += "\x01"
+json.dump(evs, open(d + "/over.json", "w"))
+json.dump([{"timestamp": now - 60000 + i, "message": "e"} for i in range(10001)], open(d + "/10001.json", "w"))
+EOF
+ok "boto3 put_log_events: 100 events, exactly 1,048,576 bytes by CloudWatch's count, mostly control characters" \
+	e2epy - "$ENDPOINT" "$BG" "$TMP/atlimit.json" <<'PY'
+import json, sys, boto3
+from botocore.config import Config
+ep, group, path = sys.argv[1:]
+evs = json.load(open(path))
+logs = boto3.client("logs", endpoint_url=ep, region_name="us-east-1",
+                    config=Config(retries={"max_attempts": 0}, read_timeout=120))
+sent = []
+logs.meta.events.register("before-send.logs.PutLogEvents", lambda request, **kw: sent.append(len(request.body)))
+r = logs.put_log_events(logGroupName=group, logStreamName="big", logEvents=evs)
+assert "rejectedLogEventsInfo" not in r, r
+# The point of the test: the request is far over 1 MiB (botocore writes UTF-8 unescaped).
+assert sent and sent[0] > 4 * 1024 * 1024, sent
+print("# the request body was %d bytes" % sent[0])
+msgs, token = [], None
+for _ in range(10):
+    kw = dict(logGroupName=group, logStreamName="big", startFromHead=True)
+    if token:
+        kw["nextToken"] = token
+    r = logs.get_log_events(**kw)
+    msgs += [e["message"] for e in r["events"]]
+    if r["nextForwardToken"] == token:
+        break
+    token = r["nextForwardToken"]
+assert len(msgs) == len(evs), (len(msgs), len(evs))
+bad = [i for i, (m, e) in enumerate(zip(msgs, evs)) if m != e["message"]]
+assert not bad, "messages differ: %s" % bad[:5]
+PY
+grep '^# ' "$TMP/out"
+fails_like "the same batch one byte over (aws v1, file://)" InvalidParameterException \
+	"Upload too large: 1048577 bytes exceeds limit of 1048576" \
+	aws1 logs put-log-events --log-group-name $BG --log-stream-name big --log-events "file://$TMP/over.json"
+fails_like "10,001 events (aws v2)" InvalidParameterException "length between 1 and 10000" \
+	aws2 logs put-log-events --log-group-name $BG --log-stream-name big --log-events "file://$TMP/10001.json"
+ok "after both refusals, the stream still holds the 100 events only" \
+	aws1 logs get-log-events --log-group-name $BG --log-stream-name big --start-from-head --limit 200
+jcheck "... 100 events" "$TMP/out" "len(d['events']) == 100"
+bodycap() { # mode -> the raw answer as JSON
+	e2epy - "$ENDPOINT" "$BG" "$1" "$PUT_BODY_MAX" "$NOW" <<'EOF'
+import json, sys, e2elib
+ep, group, mode, cap, now = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+def padded(op, obj, size):
+    body = json.dumps(obj).encode()
+    body = body[:-1] + b" " * (size - len(body)) + b"}"
+    assert len(body) == size
+    return e2elib.signed_request(ep, op, body, service="logs", target_prefix="Logs_20140328")
+put = {"logGroupName": group, "logStreamName": "big", "logEvents": [{"timestamp": now, "message": mode}]}
+if mode == "put-cap":
+    m, p, h, b = padded("PutLogEvents", put, cap)
+    r = e2elib.send_raw(ep, m, p, h, body=b, timeout=60)
+elif mode == "put-over":
+    m, p, h, b = padded("PutLogEvents", put, cap + 1)
+    r = e2elib.send_raw(ep, m, p, h, body=b, timeout=60)
+elif mode == "put-declared":
+    m, p, h, b = padded("PutLogEvents", put, 1000)
+    r = e2elib.send_raw(ep, m, p, h, body=b[:100], declared_length=cap + 1, timeout=10)
+elif mode == "describe-over":
+    m, p, h, b = padded("DescribeLogGroups", {"limit": 5}, (1 << 20) + 1)
+    r = e2elib.send_raw(ep, m, p, h, body=b, timeout=30)
+print(json.dumps(r))
+EOF
+}
+ok "a signed PutLogEvents body of exactly $PUT_BODY_MAX bytes (whitespace-padded)" bodycap put-cap
+jcheck "... is served" "$TMP/out" "d['status'] == 200 and d['json'].get('nextSequenceToken')"
+ok "a signed PutLogEvents body of $PUT_BODY_MAX + 1 bytes" bodycap put-over
+jcheck "... is refused with 413 RequestEntityTooLargeException naming the bound" "$TMP/out" \
+	"d['status'] == 413 and d['json']['__type'] == 'RequestEntityTooLargeException' and '$PUT_BODY_MAX' in d['json']['message'] and d['headers'].get('x-amzn-requestid')"
+ok "a PutLogEvents request declaring $PUT_BODY_MAX + 1 bytes and sending 100" bodycap put-declared
+jcheck "... is refused with 413 without waiting for the body" "$TMP/out" \
+	"d['status'] == 413 and d['json']['__type'] == 'RequestEntityTooLargeException' and not d['timed_out'] and d['elapsed'] < 3"
+ok "a signed DescribeLogGroups body of 1 MiB + 1 byte" bodycap describe-over
+jcheck "... is refused with 413: other Logs calls keep the 1 MiB bound" "$TMP/out" \
+	"d['status'] == 413 and d['json']['__type'] == 'RequestEntityTooLargeException' and '1048576' in d['json']['message']"
+ok "get-log-events after the raw puts (the last three events)" aws1 logs get-log-events --log-group-name $BG \
+	--log-stream-name big --limit 3
+jcheck "... the padded put at the bound was stored, the refused ones were not" "$TMP/out" \
+	"[e['message'][:9] for e in d['events']] == ['event 098', 'event 099', 'put-cap']"
 
 # --- FilterLogEvents, each kind of pattern, interleaved across streams ---
 python3 - "$TMP/f.json" "$NOW" <<'EOF'

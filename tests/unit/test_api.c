@@ -99,6 +99,38 @@ static void test_too_large(void **state)
 	assert_int_equal(h->status, 413);
 }
 
+static void test_body_max_per_operation(void **state)
+{
+	struct harness *h = *state;
+	const char *list = "AmazonEC2ContainerServiceV20141113.ListClusters";
+	assert_int_equal(api_body_max(h->api, list), API_BODY_MAX);
+	api_set_body_max(h->api, list, 3 * API_BODY_MAX);
+	assert_int_equal(api_body_max(h->api, list), 3 * API_BODY_MAX);
+	/* That operation only; API_BODY_MAX for the others, without a target, or for one no service has. */
+	assert_int_equal(api_body_max(h->api, "AmazonEC2ContainerServiceV20141113.CreateCluster"),
+			 API_BODY_MAX);
+	assert_int_equal(api_body_max(h->api, NULL), API_BODY_MAX);
+	assert_int_equal(api_body_max(h->api, "AmazonEC2ContainerServiceV20141113.Nope"), API_BODY_MAX);
+	assert_int_equal(api_body_max(h->api, "Nope_2020.ListClusters"), API_BODY_MAX);
+	/* A refusal names the bound that applied to the request. */
+	struct hsrv_header hdr[] = {{"X-Amz-Target", list}};
+	struct api_request r = {.method = "POST",
+				.path = "/",
+				.query = "",
+				.headers = hdr,
+				.nheaders = 1,
+				.too_large = true,
+				.respond = harness__respond,
+				.ctx = h};
+	api_serve(h->api, &r);
+	assert_int_equal(h->status, 413);
+	assert_string_equal(type_of(h), "RequestEntityTooLargeException");
+	assert_non_null(strstr(h->body, "exceeds the limit of 3145728 bytes"));
+	hdr[0].value = "AmazonEC2ContainerServiceV20141113.CreateCluster";
+	api_serve(h->api, &r);
+	assert_non_null(strstr(h->body, "exceeds the limit of 1048576 bytes"));
+}
+
 static void test_cluster_lifecycle_and_isolation(void **state)
 {
 	struct harness *h = *state;
@@ -223,6 +255,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unknown_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_signature, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_large, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_body_max_per_operation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cluster_lifecycle_and_isolation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state_survives_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pagination, setup, teardown),
