@@ -160,12 +160,18 @@ def main():
                 add("  CNI ADD, all plugins", max(p[1] for p in cni) - cni[0][0])
                 add("  of which iptables/ip6tables runs, exec to exit", sum(p[1] - p[0] for p in ipt))
                 add("  number of iptables/ip6tables runs (a count, not ms)", len(ipt) / 1000)
-                add("CNI done -> conmon exec (create job: files, overlay, config)", conmon[0] - max(p[1] for p in cni))
+                # The container is created while CNI runs (the agent starts it once the
+                # network is ready): the create's steps overlap the plugins'.
+                add("  in parallel: pulled -> conmon exec (create job: files, overlay, config)", conmon[0] - pull1)
+                add("  in parallel: conmon exec -> crun create done", create[1] - conmon[0])
+                add("    crun create (exec to exit)", create[1] - create[0])
+                add("  in parallel: crun create done -> CNI done (waiting for the network)", max(p[1] for p in cni) - create[1])
+                add("CNI done -> crun start exec (hosts file with the addresses)", startp[0] - max(p[1] for p in cni))
             else:
                 add("pulled -> conmon exec (net job, create job: files, overlay, config)", conmon[0] - pull1)
-            add("conmon exec -> crun create done", create[1] - conmon[0])
-            add("  crun create (exec to exit)", create[1] - create[0])
-            add("crun create done -> crun start exec", startp[0] - create[1])
+                add("conmon exec -> crun create done", create[1] - conmon[0])
+                add("  crun create (exec to exit)", create[1] - create[0])
+                add("crun create done -> crun start exec", startp[0] - create[1])
             add("crun start (exec to exit)", startp[1] - startp[0])
             add("crun start done -> agent: task running", e["running"] - startp[1])
             add("running -> RUNNING acknowledged (SubmitTaskStateChange)", e["acked"] - e["running"])

@@ -105,10 +105,13 @@ int logship_parse_line(const char *line, size_t len, long long *ms, bool *is_std
 }
 
 /* The length of the UTF-8 character at p (n > 0 bytes there): 1 to 4, or 0 when the bytes are not
- * one (invalid, or cut off), which is sent as U+FFFD. */
+ * one (invalid, or cut off), which is sent as U+FFFD. So is a NUL: the API's JSON parser refuses
+ * "\u0000" inside a string, and one such event would lose its whole batch. */
 static size_t utf8_char(const char *p, size_t n)
 {
 	unsigned char c = (unsigned char)p[0];
+	if (c == 0)
+		return 0;
 	if (c < 0x80)
 		return 1;
 	size_t len = (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
@@ -125,10 +128,10 @@ static size_t utf8_char(const char *p, size_t n)
 	return ok ? len : 0;
 }
 
-/* A JSON string of n bytes that may not be UTF-8: invalid bytes become U+FFFD. */
+/* A JSON string of n bytes that may not be UTF-8: invalid bytes and NULs become U+FFFD. */
 static json_t *utf8_string(const char *p, size_t n)
 {
-	json_t *j = json_stringn(p, n);
+	json_t *j = memchr(p, '\0', n) ? NULL : json_stringn(p, n);
 	if (j)
 		return j;
 	struct buf b = BUF_INIT;

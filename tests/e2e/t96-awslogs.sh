@@ -71,9 +71,9 @@ jcheck "... finds the stderr lines" "$TMP/out" "len(d['events']) == 5 and all(e[
 # 2b. A line longer than an event (256 KiB) is split as CloudWatch splits it: between characters,
 # counting an invalid byte as the 3 bytes of the U+FFFD it is sent as. Batches are bounded as
 # CloudWatch bounds them, so lines full of characters JSON must escape make requests of several MiB.
-ok "register a task printing a 300,000-byte line, lines of control characters, invalid UTF-8 and 3-byte characters" \
+ok "register a task printing a 300,000-byte line, lines of control characters, invalid UTF-8, 3-byte characters and a NUL" \
 	aws1 ecs register-task-definition --family big \
-	--container-definitions "$(logdef big /gantry/big b yes 'head -c 300000 /dev/zero | tr "\\0" x; echo; for i in $(seq 1 3000); do head -c 300 /dev/zero | tr "\\0" "\\033"; echo; done; head -c 300000 /dev/zero | tr "\\0" "\\377"; echo; head -c 100000 /dev/zero | tr "\\0" x | sed "s/x/€/g"; echo')"
+	--container-definitions "$(logdef big /gantry/big b yes 'head -c 300000 /dev/zero | tr "\\0" x; echo; for i in $(seq 1 3000); do head -c 300 /dev/zero | tr "\\0" "\\033"; echo; done; head -c 300000 /dev/zero | tr "\\0" "\\377"; echo; head -c 100000 /dev/zero | tr "\\0" x | sed "s/x/€/g"; echo; printf "nul\\000byte\\n"')"
 TASK=$(aws1 ecs run-task --cluster "$C" --task-definition big --query 'tasks[0].taskArn' --output text)
 ok "... runs to the end" wait_status "$TASK" STOPPED 60
 TID=${TASK##*/}
@@ -93,17 +93,19 @@ for _ in range(60):
         if r["nextForwardToken"] == token:
             break
         token = r["nextForwardToken"]
-    if len(msgs) >= 3008:
+    if len(msgs) >= 3009:
         break
     time.sleep(1)
 assert [len(m) for m in msgs[:2]] == [262118, 37882], [len(m) for m in msgs[:2]]
 assert set(msgs[0] + msgs[1]) == {"x"}
-assert len(msgs) == 3008, len(msgs)
+assert len(msgs) == 3009, len(msgs)
 assert all(m == "\x1b" * 300 for m in msgs[2:3002]), repr(msgs[2][:20])
 # 300,000 bytes 0xff: each is U+FFFD (3 bytes) as sent, so an event takes 87,372 of them (262,116
 # bytes); 100,000 euro signs (3 bytes each) are cut between characters, 87,372 to an event.
 assert msgs[3002:3006] == ["\ufffd" * 87372] * 3 + ["\ufffd" * 37884], [len(m) for m in msgs[3002:3006]]
-assert msgs[3006:] == ["\u20ac" * 87372, "\u20ac" * 12628], [len(m) for m in msgs[3006:]]
+assert msgs[3006:3008] == ["\u20ac" * 87372, "\u20ac" * 12628], [len(m) for m in msgs[3006:3008]]
+# A NUL byte, which the API's JSON does not take inside a string, is sent as U+FFFD too.
+assert msgs[3008] == "nul\ufffdbyte", repr(msgs[3008])
 PY
 
 # 3. An agent restart and a server restart while a container prints: nothing lost.
