@@ -37,7 +37,37 @@ struct logship_stream {
 	void (*done)(void *arg);
 	void *done_arg;
 	bool finishing, stopped;
+	/* Where `offset` is not a clean point (a batch filled up in the middle of a line longer than
+	 * a batch): per stream (0 stdout, 1 stderr), what of the line being written before it is not
+	 * shipped yet (less than an event), its timestamp and whether a line is open. `next` is the
+	 * same for offset + consumed, taken over once the batch in flight is delivered. Memory only:
+	 * an agent that restarts there loses that rest (less than an event per stream). */
+	struct carry {
+		struct buf text[2];
+		long long ms[2];
+		bool open[2];
+	} carry, next;
 };
+
+static void carry_clear(struct carry *c)
+{
+	for (int k = 0; k < 2; k++) {
+		buf_release(&c->text[k]);
+		c->text[k] = (struct buf)BUF_INIT;
+		c->ms[k] = 0;
+		c->open[k] = false;
+	}
+}
+
+/* The batch in flight is delivered (or dropped for good): its end is where the next one starts. */
+static void carry_advance(struct logship_stream *s)
+{
+	carry_clear(&s->carry);
+	s->carry = s->next;
+	for (int k = 0; k < 2; k++)
+		s->next.text[k] = (struct buf)BUF_INIT;
+	carry_clear(&s->next);
+}
 
 /* ---- parsing ---- */
 
@@ -298,6 +328,7 @@ static void on_put(void *arg, const struct awsc_result *r)
 			 r->message ? r->message : "");
 	s->backoff_ms = 0;
 	s->offset += s->consumed;
+	carry_advance(s);
 	log_debug("logs: %s/%s: shipped up to byte %lld", s->group, s->stream, s->offset);
 	s->consumed = 0;
 	offset_save(s);
@@ -324,6 +355,7 @@ static json_t *read_batch(struct logship_stream *s, bool *eof)
 	if (fstat(fd, &st) != 0 || st.st_size < s->offset) {
 		/* the log was truncated (conmon's size limit): start over */
 		s->offset = 0;
+		carry_clear(&s->carry);
 	}
 	if (s->non_blocking && st.st_size - s->offset > s->max_buffer) {
 		/* non-blocking: more is waiting than the buffer holds; the oldest lines go, from a line
@@ -336,6 +368,7 @@ static json_t *read_batch(struct logship_stream *s, bool *eof)
 			"logs: %s/%s: non-blocking mode: %lld bytes of output dropped (max-buffer-size %lld)",
 			s->group, s->stream, at - s->offset, s->max_buffer);
 		s->offset = at;
+		carry_clear(&s->carry);
 	}
 	size_t want = st.st_size - s->offset > LOGSHIP_READ_MAX ? LOGSHIP_READ_MAX
 								: (size_t)(st.st_size - s->offset);
@@ -353,7 +386,17 @@ static json_t *read_batch(struct logship_stream *s, bool *eof)
 	struct buf msg[2] = {BUF_INIT, BUF_INIT};
 	long long msg_ms[2] = {0, 0}, last_ms = 0;
 	bool in_partial[2] = {false, false};
+	for (int k = 0; k < 2; k++) { /* a line shipped in part by the batch before */
+		buf_add(&msg[k], s->carry.text[k].p, s->carry.text[k].len);
+		msg_ms[k] = s->carry.ms[k];
+		in_partial[k] = s->carry.open[k];
+	}
 	size_t used = 0, clean_events = 0, bytes = 0, pos = 0;
+	/* before the record being read: the batch's events, and its stream's rest, time and state */
+	size_t rec_events = 0, rec_rest = 0;
+	long long rec_ms = 0;
+	bool rec_open = false;
+	int rec_k = -1; /* that stream, while the record is being read */
 	bool full = false;
 	while (pos < (size_t)got && !full) {
 		char *nl = memchr(data + pos, '\n', (size_t)got - pos);
@@ -366,6 +409,11 @@ static json_t *read_batch(struct logship_stream *s, bool *eof)
 		size_t mlen;
 		if (logship_parse_line(data + pos, len, &ms, &err_stream, &partial, &m, &mlen) == 0) {
 			int k = err_stream;
+			rec_k = k;
+			rec_events = json_array_size(events);
+			rec_rest = msg[k].len;
+			rec_ms = msg_ms[k];
+			rec_open = in_partial[k];
 			if (!in_partial[k])
 				msg_ms[k] = ms;
 			buf_add(&msg[k], m, mlen);
@@ -406,6 +454,7 @@ static json_t *read_batch(struct logship_stream *s, bool *eof)
 				msg[k] = rest;
 			}
 		}
+		rec_k = -1;
 		pos += len + 1;
 		if (!in_partial[0] && !in_partial[1]) {
 			/* a clean point: everything up to here is in the batch */
@@ -440,8 +489,25 @@ static json_t *read_batch(struct logship_stream *s, bool *eof)
 			flushed = true;
 		}
 	}
-	if (full && clean_events == 0) {
-		used = pos; /* no clean point in a whole batch: take it as it is */
+	carry_clear(&s->next);
+	bool carried = full && clean_events == 0;
+	if (carried) {
+		/* No clean point in a whole batch (a line longer than a batch): the batch ends before
+		 * the record it filled up in (what it took of that record goes again with the next),
+		 * and the next one starts from what is not shipped yet of the lines open there. */
+		if (rec_k >= 0) {
+			while (json_array_size(events) > rec_events)
+				json_array_remove(events, json_array_size(events) - 1);
+			msg[rec_k].len = rec_rest;
+			msg_ms[rec_k] = rec_ms;
+			in_partial[rec_k] = rec_open;
+		}
+		used = pos;
+		for (int k = 0; k < 2; k++) {
+			buf_add(&s->next.text[k], msg[k].p, msg[k].len);
+			s->next.ms[k] = msg_ms[k];
+			s->next.open[k] = in_partial[k];
+		}
 	} else if (!flushed) {
 		/* stop at the last clean point: what follows (what did not fit, or the events cut from
 		 * a line still being written) goes in the next batch, which starts there */
@@ -454,11 +520,20 @@ static json_t *read_batch(struct logship_stream *s, bool *eof)
 		*eof = false;
 	free(data);
 	s->consumed = (long long)used;
+	if (!carried && used == 0) {
+		/* nothing consumed: the next read starts where this one did */
+		for (int k = 0; k < 2; k++) {
+			buf_add(&s->next.text[k], s->carry.text[k].p, s->carry.text[k].len);
+			s->next.ms[k] = s->carry.ms[k];
+			s->next.open[k] = s->carry.open[k];
+		}
+	}
 	if (json_array_size(events) == 0) {
 		/* only lines that are not log lines, or a partial line still growing */
 		if (used > 0) {
 			s->offset += (long long)used;
 			s->consumed = 0;
+			carry_advance(s);
 			offset_save(s);
 		}
 		json_decref(events);
@@ -525,6 +600,8 @@ struct logship_stream *logship_start(uv_loop_t *loop, struct awsc *aws, const ch
 	s->max_buffer = t->max_buffer > 0 ? t->max_buffer : LOGSHIP_MAX_BUFFER_DEFAULT;
 	s->ready = ready_fn;
 	s->ready_arg = arg;
+	carry_clear(&s->carry); /* (empty buffers, as BUF_INIT makes them) */
+	carry_clear(&s->next);
 	offset_load(s);
 	uv_timer_init(loop, &s->timer);
 	s->timer.data = s;
@@ -547,6 +624,8 @@ static void on_closed(uv_handle_t *h)
 {
 	struct logship_stream *s = h->data;
 	free(s->path), free(s->offset_path), free(s->group), free(s->stream);
+	carry_clear(&s->carry);
+	carry_clear(&s->next);
 	free(s);
 }
 

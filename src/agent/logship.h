@@ -3,8 +3,11 @@
  * the next one continues) to CloudWatch Logs (gantry's Logs API) with PutLogEvents, in order, in
  * batches, one stream per container. What has been shipped is kept as an offset in a file beside
  * the log, so an agent that restarts goes on where it stopped, and a server that cannot be reached
- * only delays shipping: the log file (bounded by conmon's log-size-max) is the buffer. Loop thread
- * only; the reads are small and from the page cache. */
+ * only delays shipping: the log file (bounded by conmon's log-size-max) is the buffer. A batch ends
+ * where every line it holds is whole, except for a line longer than a batch: then the batch ends
+ * inside it and the next goes on from there (what of that line is not shipped yet, less than an
+ * event, is kept in memory; an agent that restarts just then loses it). Loop thread only; the
+ * reads are small and from the page cache. */
 #ifndef GANTRY_LOGSHIP_H
 #define GANTRY_LOGSHIP_H
 

@@ -108,6 +108,36 @@ assert msgs[3006:3008] == ["\u20ac" * 87372, "\u20ac" * 12628], [len(m) for m in
 assert msgs[3008] == "nul\ufffdbyte", repr(msgs[3008])
 PY
 
+# 2c. A line longer than a whole batch (3,000,000 bytes: a batch holds 1,048,576): batches end in
+# the middle of the line and the next goes on from there, nothing lost or sent twice.
+ok "register a task printing a 3,000,000-byte line" aws1 ecs register-task-definition --family huge \
+	--container-definitions "$(logdef huge /gantry/huge h yes 'head -c 3000000 /dev/zero | tr "\\0" y; echo; echo after')"
+TASK=$(aws1 ecs run-task --cluster "$C" --task-definition huge --query 'tasks[0].taskArn' --output text)
+ok "... runs to the end" wait_status "$TASK" STOPPED 60
+TID=${TASK##*/}
+ok "... and arrives as 11 events of 262,118 bytes, one of 116,702, then the next line" \
+	e2epy - "$ENDPOINT" "/gantry/huge" "h/app/$TID" <<'PY'
+import sys, time, boto3
+ep, group, stream = sys.argv[1:]
+logs = boto3.client("logs", endpoint_url=ep, region_name="us-east-1")
+for _ in range(60):
+    msgs, token = [], None
+    while True:
+        kw = dict(logGroupName=group, logStreamName=stream, startFromHead=True)
+        if token:
+            kw["nextToken"] = token
+        r = logs.get_log_events(**kw)
+        msgs += [e["message"] for e in r["events"]]
+        if r["nextForwardToken"] == token:
+            break
+        token = r["nextForwardToken"]
+    if msgs and msgs[-1] == "after":
+        break
+    time.sleep(1)
+assert [len(m) for m in msgs] == [262118] * 11 + [116702, 5], [len(m) for m in msgs]
+assert set("".join(msgs[:12])) == {"y"} and msgs[12] == "after"
+PY
+
 # 3. An agent restart and a server restart while a container prints: nothing lost.
 ok "register a slow printer" aws1 ecs register-task-definition --family slow \
 	--container-definitions "$(logdef slow /gantry/slow s yes 'for i in $(seq 1 60); do echo "line $i"; sleep 0.1; done')"
