@@ -24,6 +24,7 @@
 
 #include "agent/crun.h"
 #include "common/buf.h"
+#include "common/fsx.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 
@@ -140,29 +141,6 @@ static int slurp(const char *path, size_t max, char **out, size_t *len)
 	*out = buf_detach(&b, NULL);
 	if (len)
 		*len = n;
-	return 0;
-}
-
-/* Writes text to path (created 0600, replaced). Returns 0 or -1 with *err. */
-static int write_text(const char *path, const char *text, struct err **err)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return err_sys(err, errno, "create %s", path);
-	size_t len = strlen(text), off = 0;
-	while (off < len) {
-		ssize_t n = write(fd, text + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-			close(fd);
-			return err_sys(err, e, "write %s", path);
-		}
-		off += (size_t)n;
-	}
-	if (close(fd) != 0)
-		return err_sys(err, errno, "write %s", path);
 	return 0;
 }
 
@@ -1656,7 +1634,7 @@ int crunrt_exec(struct crunrt *rt, const char *id, const char *const *argv, unsi
 	spec_path = xasprintf("%s/%s-%d-%u.json", rt->exec_dir, id, (int)getpid(), seq);
 	pid_path = xasprintf("%s/%s-%d-%u.pid", rt->exec_dir, id, (int)getpid(), seq);
 	proc_text = json_dumps(proc, JSON_COMPACT);
-	if (!proc_text || write_text(spec_path, proc_text, err) < 0)
+	if (!proc_text || fsx_rewrite_file(spec_path, proc_text, strlen(proc_text), 0600, err) < 0)
 		goto out;
 	const char *cargs[] = {"exec", "--process", spec_path, "--pid-file", pid_path, id, NULL};
 	if (run_crun(rt, cargs, timeout_ms ? timeout_ms : CRUNRT_CMD_TIMEOUT_MS, pid_path, &r, err) < 0)

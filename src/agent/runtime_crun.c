@@ -802,7 +802,7 @@ static void start_work(struct job *j)
 		return;
 	char *text = hosts_with_links(c, hosts);
 	char *path = xasprintf("%s/hosts", c->dir);
-	if (fsx_rewrite_file(path, text, strlen(text), &j->err) == 0 &&
+	if (fsx_rewrite_file(path, text, strlen(text), 0644, &j->err) == 0 &&
 	    crunrt_start(rt->crun, c->id, &j->err) < 0)
 		crunrt_remove(rt->crun, c->id, c->dir, NULL);
 	free(path);

@@ -23,6 +23,20 @@ static void fsync_parent(const char *path)
 	free(copy);
 }
 
+int fsx_write_all(int fd, const void *p, size_t n)
+{
+	const char *at = p;
+	for (size_t done = 0; done < n;) {
+		ssize_t w = write(fd, at + done, n - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		done += (size_t)w;
+	}
+	return 0;
+}
+
 int fsx_write_file(const char *path, const void *p, size_t n, mode_t mode, bool durable, struct err **err)
 {
 	char *tmp = xasprintf("%s.XXXXXX", path);
@@ -33,16 +47,9 @@ int fsx_write_file(const char *path, const void *p, size_t n, mode_t mode, bool 
 		free(tmp);
 		return -1;
 	}
-	const char *at = p;
-	for (size_t done = 0; done < n;) {
-		ssize_t w = write(fd, at + done, n - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			err_sys(err, errno, "write '%s'", tmp);
-			goto out;
-		}
-		done += (size_t)w;
+	if (fsx_write_all(fd, p, n) < 0) {
+		err_sys(err, errno, "write '%s'", tmp);
+		goto out;
 	}
 	if (fchmod(fd, mode) != 0 || (durable && fsync(fd) != 0)) {
 		err_sys(err, errno, "write '%s'", tmp);
@@ -70,23 +77,15 @@ out:
 	return rc;
 }
 
-int fsx_rewrite_file(const char *path, const void *p, size_t n, struct err **err)
+int fsx_rewrite_file(const char *path, const void *p, size_t n, mode_t mode, struct err **err)
 {
-	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return err_sys(err, errno, "open '%s'", path);
-	const char *q = p;
-	size_t done = 0;
-	while (done < n) {
-		ssize_t w = write(fd, q + done, n - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			int e = errno;
-			close(fd);
-			return err_sys(err, e, "write '%s'", path);
-		}
-		done += (size_t)w;
+	if (fsx_write_all(fd, p, n) < 0) {
+		int e = errno;
+		close(fd);
+		return err_sys(err, e, "write '%s'", path);
 	}
 	if (close(fd) != 0)
 		return err_sys(err, errno, "close '%s'", path);

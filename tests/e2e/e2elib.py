@@ -381,3 +381,24 @@ def run_tap(module, server, before=None, after=None):
             except Exception:
                 pass
         server.cleanup()
+
+
+def stream_messages(logs, group, stream, until=None, limit_s=60):
+    """Every message of a log stream, oldest first, read with get_log_events page by page (logs: a
+    boto3 Logs client). With until (a predicate over the list), reads again, once a second, until
+    it holds or limit_s seconds have gone by: the awslogs driver ships in the background."""
+    deadline = time.time() + limit_s
+    while True:
+        msgs, token = [], None
+        while True:
+            kw = dict(logGroupName=group, logStreamName=stream, startFromHead=True)
+            if token:
+                kw["nextToken"] = token
+            r = logs.get_log_events(**kw)
+            msgs += [e["message"] for e in r["events"]]
+            if r["nextForwardToken"] == token:
+                break
+            token = r["nextForwardToken"]
+        if until is None or until(msgs) or time.time() > deadline:
+            return msgs
+        time.sleep(1)

@@ -152,6 +152,7 @@ ok "boto3 put_log_events: 100 events, exactly 1,048,576 bytes by CloudWatch's co
 	e2epy - "$ENDPOINT" "$BG" "$TMP/atlimit.json" <<'PY'
 import json, sys, boto3
 from botocore.config import Config
+from e2elib import stream_messages
 ep, group, path = sys.argv[1:]
 evs = json.load(open(path))
 logs = boto3.client("logs", endpoint_url=ep, region_name="us-east-1",
@@ -163,16 +164,7 @@ assert "rejectedLogEventsInfo" not in r, r
 # The point of the test: the request is far over 1 MiB (botocore writes UTF-8 unescaped).
 assert sent and sent[0] > 4 * 1024 * 1024, sent
 print("# the request body was %d bytes" % sent[0])
-msgs, token = [], None
-for _ in range(10):
-    kw = dict(logGroupName=group, logStreamName="big", startFromHead=True)
-    if token:
-        kw["nextToken"] = token
-    r = logs.get_log_events(**kw)
-    msgs += [e["message"] for e in r["events"]]
-    if r["nextForwardToken"] == token:
-        break
-    token = r["nextForwardToken"]
+msgs = stream_messages(logs, group, "big")
 assert len(msgs) == len(evs), (len(msgs), len(evs))
 bad = [i for i, (m, e) in enumerate(zip(msgs, evs)) if m != e["message"]]
 assert not bad, "messages differ: %s" % bad[:5]

@@ -39,24 +39,11 @@ TASK=$(aws1 ecs run-task --cluster "$C" --task-definition chatty --query 'tasks[
 TID=${TASK##*/}
 ok "... runs to the end" wait_status "$TASK" STOPPED 120
 ok "get-log-events: every line, in order (stream prefix/container/task-id)" e2epy - "$ENDPOINT" "/gantry/chatty" "web/app/$TID" <<'PY'
-import sys, time, boto3
+import sys, boto3
+from e2elib import stream_messages
 ep, group, stream = sys.argv[1:]
 logs = boto3.client("logs", endpoint_url=ep, region_name="us-east-1")
-deadline = time.time() + 60
-while True:
-    msgs, token = [], None
-    while True:
-        kw = dict(logGroupName=group, logStreamName=stream, startFromHead=True)
-        if token:
-            kw["nextToken"] = token
-        r = logs.get_log_events(**kw)
-        msgs += [e["message"] for e in r["events"]]
-        if r["nextForwardToken"] == token:
-            break
-        token = r["nextForwardToken"]
-    if len(msgs) >= 100000 or time.time() > deadline:
-        break
-    time.sleep(1)
+msgs = stream_messages(logs, group, stream, until=lambda m: len(m) >= 100000)
 outs = [m for m in msgs if m.startswith("out ")]
 errs = [m for m in msgs if m.startswith("ERROR err ")]
 assert len(msgs) == 100000, len(msgs)
@@ -79,23 +66,11 @@ ok "... runs to the end" wait_status "$TASK" STOPPED 60
 TID=${TASK##*/}
 ok "the long line arrives as two events (262,118 + 37,882 bytes), then all 3,000 control-character lines, then the others cut as sent" \
 	e2epy - "$ENDPOINT" "/gantry/big" "b/app/$TID" <<'PY'
-import sys, time, boto3
+import sys, boto3
+from e2elib import stream_messages
 ep, group, stream = sys.argv[1:]
 logs = boto3.client("logs", endpoint_url=ep, region_name="us-east-1")
-for _ in range(60):
-    msgs, token = [], None
-    while True:
-        kw = dict(logGroupName=group, logStreamName=stream, startFromHead=True)
-        if token:
-            kw["nextToken"] = token
-        r = logs.get_log_events(**kw)
-        msgs += [e["message"] for e in r["events"]]
-        if r["nextForwardToken"] == token:
-            break
-        token = r["nextForwardToken"]
-    if len(msgs) >= 3009:
-        break
-    time.sleep(1)
+msgs = stream_messages(logs, group, stream, until=lambda m: len(m) >= 3009)
 assert [len(m) for m in msgs[:2]] == [262118, 37882], [len(m) for m in msgs[:2]]
 assert set(msgs[0] + msgs[1]) == {"x"}
 assert len(msgs) == 3009, len(msgs)
@@ -117,23 +92,11 @@ ok "... runs to the end" wait_status "$TASK" STOPPED 60
 TID=${TASK##*/}
 ok "... and arrives as 11 events of 262,118 bytes, one of 116,702, then the next line" \
 	e2epy - "$ENDPOINT" "/gantry/huge" "h/app/$TID" <<'PY'
-import sys, time, boto3
+import sys, boto3
+from e2elib import stream_messages
 ep, group, stream = sys.argv[1:]
 logs = boto3.client("logs", endpoint_url=ep, region_name="us-east-1")
-for _ in range(60):
-    msgs, token = [], None
-    while True:
-        kw = dict(logGroupName=group, logStreamName=stream, startFromHead=True)
-        if token:
-            kw["nextToken"] = token
-        r = logs.get_log_events(**kw)
-        msgs += [e["message"] for e in r["events"]]
-        if r["nextForwardToken"] == token:
-            break
-        token = r["nextForwardToken"]
-    if msgs and msgs[-1] == "after":
-        break
-    time.sleep(1)
+msgs = stream_messages(logs, group, stream, until=lambda m: m and m[-1] == "after")
 assert [len(m) for m in msgs] == [262118] * 11 + [116702, 5], [len(m) for m in msgs]
 assert set("".join(msgs[:12])) == {"y"} and msgs[12] == "after"
 PY

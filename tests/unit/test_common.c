@@ -282,6 +282,38 @@ static void test_fsx_write_file(void **state)
 	free(path);
 }
 
+/* fsx_rewrite_file keeps the inode (what a bind mount sees) and creates a missing file. */
+static void test_fsx_rewrite_file(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/gantry-fsx.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char *path = xasprintf("%s/hosts", dir);
+	struct err *e = NULL;
+	assert_int_equal(fsx_rewrite_file(path, "a longer first text\n", 20, 0644, &e), 0);
+	struct stat before, after;
+	assert_int_equal(stat(path, &before), 0);
+	assert_int_equal(before.st_mode & 0777, 0644);
+	assert_int_equal(fsx_rewrite_file(path, "short\n", 6, 0600, &e), 0);
+	assert_int_equal(stat(path, &after), 0);
+	assert_int_equal(after.st_ino, before.st_ino);
+	assert_int_equal(after.st_size, 6);
+	char got[32] = {0};
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	assert_int_equal(fread(got, 1, sizeof(got) - 1, f), 6);
+	fclose(f);
+	assert_string_equal(got, "short\n");
+	char *missing = xasprintf("%s/no/such/f", dir);
+	assert_int_equal(fsx_rewrite_file(missing, "x", 1, 0600, &e), -1);
+	assert_int_equal(e->kind, ERR_SYS);
+	err_free(e);
+	free(missing);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -294,6 +326,7 @@ int main(void)
 		cmocka_unit_test(test_err_context),
 		cmocka_unit_test(test_hmap_against_model),
 		cmocka_unit_test(test_fsx_write_file),
+		cmocka_unit_test(test_fsx_rewrite_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
