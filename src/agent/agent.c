@@ -732,6 +732,7 @@ int agent_run(const struct agent_opts *o, const char *runtime_name, const struct
 		.bridge = o->bridge,
 		.subnet = o->subnet,
 		.metadata_port = o->metadata_port,
+		.pull_behavior = o->pull_behavior,
 	};
 	struct runtime_opts ro = {.fake = fake_opts, .crun = &co};
 	rt = runtime_new(&p.loop, runtime_name, &ro, err);

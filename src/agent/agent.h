@@ -47,6 +47,7 @@ struct agent_opts {
 	const char *state_dir; /* keeps each instance's id and ARN across restarts; NULL = keep nothing */
 	const char *bridge, *subnet; /* the crun runtime's CNI bridge and subnet; NULL = the defaults */
 	unsigned metadata_port;	     /* the crun runtime's task metadata endpoint; 0 = the default */
+	const char *pull_behavior;   /* the crun runtime's ECS_IMAGE_PULL_BEHAVIOR; NULL = default */
 	unsigned count;		     /* instances (hollow agents); 0 = 1 */
 	/* Tuning, for tests; 0 = the AGENT_* defaults above. */
 	unsigned poll_wait_s;

@@ -2119,3 +2119,18 @@ void image_store_free(struct image_store *s)
 {
 	image_store_close(s, NULL, NULL);
 }
+
+int image_pull_policy_parse(const char *s, enum image_pull_policy *out, struct err **err)
+{
+	if (s && strcmp(s, "default") == 0)
+		*out = IMAGE_PULL_DEFAULT;
+	else if (s && strcmp(s, "always") == 0)
+		*out = IMAGE_PULL_ALWAYS;
+	else if (s && (strcmp(s, "once") == 0 || strcmp(s, "prefer-cached") == 0))
+		*out = IMAGE_PULL_PREFER_CACHED;
+	else
+		return err_set(err, ERR_INVALID_PARAM,
+			       "image pull behavior '%s' is not one of default, always, once, prefer-cached",
+			       s ? s : "");
+	return 0;
+}

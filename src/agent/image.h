@@ -70,6 +70,11 @@ enum image_pull_policy {
 	IMAGE_PULL_PREFER_CACHED, /* use the stored image when the reference has one, else ask */
 };
 
+/* ECS_IMAGE_PULL_BEHAVIOR's values: "default", "always", "once" and "prefer-cached" ("once" is
+ * prefer-cached here: the store only holds what the agent pulled). Returns 0, or -1 with *err
+ * (ERR_INVALID_PARAM naming the values). */
+int image_pull_policy_parse(const char *s, enum image_pull_policy *out, struct err **err);
+
 struct image_store_opts {
 	/* The agent's server endpoint ("http://127.0.0.1:7700"): its HOST:PORT is gantry's own
 	 * registry, reached with the endpoint's scheme. NULL: no registry is gantry's. */

@@ -100,6 +100,7 @@ struct runtime_crun_opts {
 	const char *server, *access_key, *secret, *region;
 	const char *bridge, *subnet; /* the CNI bridge and subnet; NULL = cni.h's defaults */
 	unsigned metadata_port;	     /* the task metadata endpoint's; 0 = METADATA_PORT_DEFAULT */
+	const char *pull_behavior;   /* ECS_IMAGE_PULL_BEHAVIOR (image_pull_policy_parse); NULL = default */
 };
 
 /* Both runtimes' options, for runtime_new(); either may be NULL for the defaults (crun needs its

@@ -1813,6 +1813,8 @@ struct runtime *runtime_crun_new(uv_loop_t *loop, const struct runtime_crun_opts
 				 o->region ? o->region : "us-east-1", err)))
 		goto fail;
 	struct image_store_opts io = {.server = o->server, .aws = rt->aws};
+	if (o->pull_behavior && image_pull_policy_parse(o->pull_behavior, &io.policy, err) < 0)
+		goto fail;
 	if (!(rt->images = image_store_new(loop, rt->http, images, &io, err)))
 		goto fail;
 	ocispec_rlimit_max(rt->rlimit_max);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "agent/image.h"
 #include "cmd/cmd.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -39,6 +40,10 @@ static void usage(FILE *f)
 		"gantry0)\n"
 		"  --subnet CIDR           crun runtime: their addresses (default 172.31.200.0/22)\n"
 		"  --metadata-port N       crun runtime: the task metadata endpoint's port (default 51678)\n"
+		"  --image-pull-behavior B crun runtime: default (ask the registry, use the stored image\n"
+		"                          if that fails), always (fail then), once or prefer-cached (ask\n"
+		"                          only for an image not stored yet); default "
+		"$ECS_IMAGE_PULL_BEHAVIOR\n"
 		"  --fake-start-delay S    fake runtime: seconds from PENDING to RUNNING (default 0)\n"
 		"  --fake-exit-after S     fake runtime: containers exit on their own after S seconds\n"
 		"                          (default: they run until stopped, then exit with 143)\n"
@@ -106,6 +111,7 @@ int cmd_agent(int argc, char **argv)
 		{"bridge", required_argument, NULL, 'B'},
 		{"subnet", required_argument, NULL, 'N'},
 		{"metadata-port", required_argument, NULL, 'M'},
+		{"image-pull-behavior", required_argument, NULL, 'I'},
 		{"fake-start-delay", required_argument, NULL, 'D'},
 		{"fake-exit-after", required_argument, NULL, 'E'},
 		{"fake-exit-code", required_argument, NULL, 'X'},
@@ -169,6 +175,7 @@ int cmd_agent(int argc, char **argv)
 			}
 			o.metadata_port = (unsigned)v;
 			break;
+		case 'I': o.pull_behavior = optarg; break;
 		case 'D':
 		case 'E':
 			if (parse_seconds(optarg, c == 'D' ? &fo.start_delay_ms : &fo.exit_after_ms) < 0) {
@@ -200,6 +207,17 @@ int cmd_agent(int argc, char **argv)
 	if (optind != argc) {
 		usage(stderr);
 		goto out;
+	}
+	if (!o.pull_behavior)
+		o.pull_behavior = env_nonempty("ECS_IMAGE_PULL_BEHAVIOR");
+	if (o.pull_behavior) {
+		enum image_pull_policy pp;
+		struct err *pe = NULL;
+		if (image_pull_policy_parse(o.pull_behavior, &pp, &pe) < 0) {
+			fprintf(stderr, "gantry agent: %s\n", pe->msg);
+			err_free(pe);
+			goto out;
+		}
 	}
 	o.access_key = env_nonempty("AWS_ACCESS_KEY_ID");
 	o.secret = env_nonempty("AWS_SECRET_ACCESS_KEY");

@@ -15,10 +15,11 @@ crun_setup() {
 	trap crun_cleanup EXIT
 }
 
-# start_agent: starts the agent on cluster $C (which must exist: the agent does not create it).
+# start_agent [OPTION...]: starts the agent on cluster $C (which must exist: the agent does not
+# create it), with the extra options given.
 start_agent() {
 	"$GANTRY_BIN" agent --server "$ENDPOINT" --bridge "$BRIDGE" --subnet "$SUBNET" --metadata-port "$META_PORT" \
-		--cluster "$C" --runtime crun --state "$AGENT_STATE" >>"$TMP/agent.log" 2>&1 &
+		--cluster "$C" --runtime crun --state "$AGENT_STATE" "$@" >>"$TMP/agent.log" 2>&1 &
 	AGENT_PID=$!
 	EXTRA_PIDS+=($AGENT_PID)
 }

@@ -70,6 +70,32 @@ check "and removes what the earlier agent left of it" bash -c "[ ! -e $AGENT_STA
 check "its container is gone" bash -c "! crun --root $AGENT_STATE/crun-runtime/crun/crun list | grep -q '^$OID-0 '"
 check "no iptables rule names it" bash -c "! iptables-save | grep -q '$OID'"
 check "no cgroup of it is left" bash -c "! ls -d /sys/fs/cgroup/*/gantry/$OID 2>/dev/null"
+# ECS_IMAGE_PULL_BEHAVIOR, with the image gone from the registry but stored on the host: default
+# asks the registry and falls back to the stored image, always fails the task, prefer-cached does
+# not ask (the option wins over the variable).
+run_one() { # expected status
+	local arn
+	arn=$(aws1 ecs run-task --cluster "$C" --task-definition cyc --query 'tasks[0].taskArn' --output text)
+	wait_status "$arn" "$1" || return 1
+	LAST=$arn
+	[ "$1" = RUNNING ] || return 0
+	aws1 ecs stop-task --cluster "$C" --task "$arn" >/dev/null && wait_status "$arn" STOPPED
+}
+ok "delete the image from the registry" aws1 ecr batch-delete-image --repository-name bb --image-ids imageTag=1
+check "pull behavior default: the stored image runs" run_one RUNNING
+restart_agent() {
+	kill "$AGENT_PID" && wait "$AGENT_PID" 2>/dev/null
+	start_agent "$@"
+}
+ECS_IMAGE_PULL_BEHAVIOR=always restart_agent
+check "ECS_IMAGE_PULL_BEHAVIOR=always: the task fails to start" run_one STOPPED
+pull_failed() {
+	aws1 ecs describe-tasks --cluster "$C" --tasks "$LAST" --query 'tasks[0].[stopCode,containers[0].reason]' \
+		--output text | grep -q 'TaskFailedToStart.*CannotPullContainerError'
+}
+check "... with TaskFailedToStart and CannotPullContainerError" pull_failed
+ECS_IMAGE_PULL_BEHAVIOR=always restart_agent --image-pull-behavior prefer-cached
+check "--image-pull-behavior prefer-cached (over the variable's always): the stored image runs" run_one RUNNING
 sleep 2
 R=$AGENT_STATE/crun-runtime
 check "no container left" bash -c "[ -z \"\$(ls -A $R/crun/crun)\" ]"
