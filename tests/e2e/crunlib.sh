@@ -58,6 +58,8 @@ crun_cleanup() {
 	fi
 	grep " $AGENT_STATE/" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do umount -l "$m"; done
 	ip link del "$BRIDGE" 2>/dev/null
+	# A namespace the test made to stand for another host (deleting it deletes its veth too).
+	[ -n "${OUT_NS:-}" ] && ip netns del "$OUT_NS" 2>/dev/null
 	# The port mappings of tasks a failed run left running, and the network's own chains should
 	# the agent not have removed them (it does when it exits with no task left).
 	python3 "$ROOT/scripts/iptables-clean.py" "${SUBNET%.*}." "$BRIDGE"

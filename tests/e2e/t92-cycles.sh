@@ -70,6 +70,31 @@ check "and removes what the earlier agent left of it" bash -c "[ ! -e $AGENT_STA
 check "its container is gone" bash -c "! crun --root $AGENT_STATE/crun-runtime/crun/crun list | grep -q '^$OID-0 '"
 check "no iptables rule names it" bash -c "! iptables-save | grep -q '$OID'"
 check "no cgroup of it is left" bash -c "! ls -d /sys/fs/cgroup/*/gantry/$OID 2>/dev/null"
+# Traffic that leaves the host: a network namespace stands for another host, on a veth of its own
+# (198.18.N.0/30); a bridge-mode container connects to it and is seen there with the host's address
+# on that link (the network's one MASQUERADE rule), through FORWARD (the network's ACCEPT rules).
+N=$(($$ % 250))
+OUT_NS=gout$$
+OUT_IP=198.18.$N.2
+ip netns add "$OUT_NS" && ip link add "gvo$$" type veth peer name "gvi$$" && ip link set "gvi$$" netns "$OUT_NS" &&
+	ip addr add "198.18.$N.1/30" dev "gvo$$" && ip link set "gvo$$" up &&
+	ip netns exec "$OUT_NS" ip addr add "$OUT_IP/30" dev "gvi$$" && ip netns exec "$OUT_NS" ip link set "gvi$$" up &&
+	ip netns exec "$OUT_NS" ip link set lo up
+ip netns exec "$OUT_NS" python3 -c '
+import socket, sys
+s = socket.socket(); s.bind((sys.argv[1], 9)); s.listen(1); s.settimeout(60)
+c, peer = s.accept(); data = c.recv(100)
+open(sys.argv[2], "w").write("%s %s" % (peer[0], data.decode().strip()))' "$OUT_IP" "$TMP/peer" &
+EXTRA_PIDS+=($!)
+ok "register a bridge task that connects beyond the host" aws1 ecs register-task-definition --family egress \
+	--container-definitions "[{\"name\":\"app\",\"image\":\"${ENDPOINT#http://}/bb:1\",\"memory\":16,\"command\":[\"sh\",\"-c\",\"sleep 0.5; echo hello | busybox nc -w 5 $OUT_IP 9\"]}]"
+EGRESS=$(aws1 ecs run-task --cluster "$C" --task-definition egress --query 'tasks[0].taskArn' --output text)
+ok "... it runs to the end" wait_status "$EGRESS" STOPPED
+for _ in $(seq 1 50); do [ -s "$TMP/peer" ] && break; sleep 0.1; done
+check "... and the other side saw the host's address, not the container's (masquerade)" \
+	bash -c "[ \"\$(cat $TMP/peer)\" = '198.18.$N.1 hello' ]"
+ip netns del "$OUT_NS"; OUT_NS=
+
 # ECS_IMAGE_PULL_BEHAVIOR, with the image gone from the registry but stored on the host: default
 # asks the registry and falls back to the stored image, always fails the task, prefer-cached does
 # not ask (the option wins over the variable).
