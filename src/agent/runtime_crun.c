@@ -343,6 +343,13 @@ static bool needs_cni(const struct crt_task *t)
 	return is_mode(t, "bridge") || is_mode(t, "awsvpc");
 }
 
+/* disableNetworking: the container gets a namespace of its own with loopback only (ocispec.c),
+ * made by crun; the agent makes it no namespace, attachment or port mapping. */
+static bool no_network(const struct crt_cont *c)
+{
+	return json_is_true(json_object_get(c->def, "disableNetworking"));
+}
+
 static int attach(struct crt *rt, const char *cid, struct crt_cont *ports_of, const char *netns,
 		  json_t **cni_out, char ip_out[48], struct err **err)
 {
@@ -481,7 +488,8 @@ static void ns_work(struct job *j)
 			return;
 	} else if (is_mode(t, "bridge") || is_mode(t, "none")) {
 		for (size_t k = 0; k < t->n; k++)
-			if (cni_netns_create(rt->netns_dir, t->c[k].id, &t->c[k].netns, &j->err) < 0)
+			if (!no_network(&t->c[k]) &&
+			    cni_netns_create(rt->netns_dir, t->c[k].id, &t->c[k].netns, &j->err) < 0)
 				return;
 	}
 	write_record(t, &j->err);
@@ -500,7 +508,7 @@ static void cni_work(struct job *j)
 	} else {
 		for (size_t k = 0; k < t->n; k++) {
 			struct crt_cont *c = &t->c[k];
-			if (attach(rt, c->id, c, c->netns, &c->cni, c->ip, &j->err) < 0)
+			if (c->netns && attach(rt, c->id, c, c->netns, &c->cni, c->ip, &j->err) < 0)
 				return;
 		}
 	}

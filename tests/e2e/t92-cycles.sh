@@ -95,6 +95,15 @@ check "... and the other side saw the host's address, not the container's (masqu
 	bash -c "[ \"\$(cat $TMP/peer)\" = '198.18.$N.1 hello' ]"
 ip netns del "$OUT_NS"; OUT_NS=
 
+# disableNetworking in a bridge-mode task: loopback only, no eth0, and no attachment (so no bridge
+# address in its /etc/hosts).
+ok "register a bridge task with disableNetworking" aws1 ecs register-task-definition --family nonet \
+	--container-definitions "[{\"name\":\"app\",\"image\":\"${ENDPOINT#http://}/bb:1\",\"memory\":16,\"disableNetworking\":true,\"command\":[\"sh\",\"-c\",\"busybox ip -o link | grep -q ' lo:' || exit 3; busybox ip -o link | grep -q eth0 && exit 4; grep -q '172\\\\.' /etc/hosts && exit 5; exit 0\"]}]"
+NONET=$(aws1 ecs run-task --cluster "$C" --task-definition nonet --query 'tasks[0].taskArn' --output text)
+ok "... it runs to the end" wait_status "$NONET" STOPPED
+nonet_code() { aws1 ecs describe-tasks --cluster "$C" --tasks "$NONET" --query 'tasks[0].containers[0].exitCode' --output text; }
+check "... having seen loopback, no eth0 and no bridge address in /etc/hosts (exit 0)" test "$(nonet_code)" = 0
+
 # ECS_IMAGE_PULL_BEHAVIOR, with the image gone from the registry but stored on the host: default
 # asks the registry and falls back to the stored image, always fails the task, prefer-cached does
 # not ask (the option wins over the variable).
