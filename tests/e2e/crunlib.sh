@@ -3,6 +3,18 @@
 # of the test's own, with its state under $TMP, a bridge, subnet and metadata port nobody else
 # uses, and a cleanup that removes whatever a failed run left behind.
 
+# crun_require [PROGRAM...]: skips the whole test (TAP "1..0 # SKIP", exit 0) unless it runs as
+# root with crun, conmon, iptables, Debian's static busybox and the extra programs (names on PATH
+# or absolute paths) at hand.
+crun_require() {
+	local b
+	[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root"; exit 0; }
+	for b in crun conmon iptables "$@"; do
+		command -v "$b" >/dev/null || [ -x "$b" ] || { echo "1..0 # SKIP $b is not installed"; exit 0; }
+	done
+	[ -x /bin/busybox ] || { echo "1..0 # SKIP busybox-static is not installed"; exit 0; }
+}
+
 # crun_setup NAME OFFSET: sets AGENT_STATE, BRIDGE (g<NAME><pid>), SUBNET (172.31.X.0/24, X from
 # the pid and OFFSET, so that tests run side by side get different ones) and META_PORT, and installs
 # crun_cleanup as the EXIT trap.

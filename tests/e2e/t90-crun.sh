@@ -8,14 +8,10 @@
 # to SIGKILL, an agent restart with containers running, and nothing left behind once the tasks have
 # stopped. Needs root.
 source "$(dirname "$0")/lib.sh"
-[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root"; exit 0; }
-for b in crun conmon /usr/lib/cni/bridge iptables; do
-	command -v "$b" >/dev/null || [ -x "$b" ] || { echo "1..0 # SKIP $b is not installed"; exit 0; }
-done
-[ -x /bin/busybox ] || { echo "1..0 # SKIP busybox-static is not installed"; exit 0; }
+source "$E2E_DIR/crunlib.sh"
+crun_require /usr/lib/cni/bridge
 start_server --agent-timeout 30
 C=real
-source "$E2E_DIR/crunlib.sh"
 crun_setup t 0
 
 ok "create the cluster" aws1 ecs create-cluster --cluster-name "$C"

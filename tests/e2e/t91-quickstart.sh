@@ -4,9 +4,8 @@
 # web server reached with curl on its dynamic host port, health and exit codes in describe-tasks,
 # the stop, and nothing of the task left on the host. Needs root.
 source "$(dirname "$0")/lib.sh"
-[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root"; exit 0; }
-for b in crun conmon iptables; do command -v "$b" >/dev/null || { echo "1..0 # SKIP $b is not installed"; exit 0; }; done
-[ -x /bin/busybox ] || { echo "1..0 # SKIP busybox-static is not installed"; exit 0; }
+source "$E2E_DIR/crunlib.sh"
+crun_require
 DIR=$TMP/newcomer
 mkdir -p "$DIR"
 # gantry dev uses the default bridge: removed at the end when this test brought it up.

@@ -3,12 +3,10 @@
 # time, and afterwards nothing of them is left on the host: no containers, mounts, network
 # namespaces, veth pairs, iptables rules, address leases or cgroups. Needs root.
 source "$(dirname "$0")/lib.sh"
-[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root"; exit 0; }
-for b in crun conmon iptables; do command -v "$b" >/dev/null || { echo "1..0 # SKIP $b is not installed"; exit 0; }; done
-[ -x /bin/busybox ] || { echo "1..0 # SKIP busybox-static is not installed"; exit 0; }
+source "$E2E_DIR/crunlib.sh"
+crun_require
 start_server --agent-timeout 30
 C=cycles
-source "$E2E_DIR/crunlib.sh"
 crun_setup c 25
 ok "create the cluster" aws1 ecs create-cluster --cluster-name "$C"
 start_agent

@@ -8,14 +8,10 @@
 # with one bit set per failed check (its output goes to awslogs, shown when a check fails); the
 # tasks run side by side. Needs root.
 source "$(dirname "$0")/lib.sh"
-[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root"; exit 0; }
-for b in crun conmon iptables /usr/lib/cni/bridge /usr/bin/tini-static; do
-	command -v "$b" >/dev/null || [ -x "$b" ] || { echo "1..0 # SKIP $b is not installed"; exit 0; }
-done
-[ -x /bin/busybox ] || { echo "1..0 # SKIP busybox-static is not installed"; exit 0; }
+source "$E2E_DIR/crunlib.sh"
+crun_require /usr/lib/cni/bridge /usr/bin/tini-static
 start_server --agent-timeout 30
 C=opts
-source "$E2E_DIR/crunlib.sh"
 crun_setup o 37
 
 # The agent's own hard limit on open files: 20,000 (or this shell's, when lower). A container that

@@ -5,12 +5,10 @@
 # agent restart and a server restart while a container prints, and another account seeing nothing.
 # Needs root.
 source "$(dirname "$0")/lib.sh"
-[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root"; exit 0; }
-for b in crun conmon iptables; do command -v "$b" >/dev/null || { echo "1..0 # SKIP $b is not installed"; exit 0; }; done
-[ -x /bin/busybox ] || { echo "1..0 # SKIP busybox-static is not installed"; exit 0; }
+source "$E2E_DIR/crunlib.sh"
+crun_require
 start_server --agent-timeout 60
 C=logs
-source "$E2E_DIR/crunlib.sh"
 crun_setup l 13
 ok "create the cluster" aws1 ecs create-cluster --cluster-name "$C"
 start_agent

@@ -249,6 +249,17 @@ static void test_hmap_against_model(void **state)
 	hmap_free(m);
 }
 
+/* The file's content (at most size - 1 bytes, NUL-terminated in buf); fails the test when it cannot
+ * be read or holds more than expect_len bytes. */
+static void read_back(const char *path, char *buf, size_t size, size_t expect_len)
+{
+	memset(buf, 0, size);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	assert_int_equal(fread(buf, 1, size - 1, f), expect_len);
+	fclose(f);
+}
+
 /* fsx_write_file replaces a file whole, with the mode asked, and leaves nothing behind when it
  * cannot. */
 static void test_fsx_write_file(void **state)
@@ -264,11 +275,8 @@ static void test_fsx_write_file(void **state)
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0640);
 	assert_int_equal(st.st_size, 7);
-	char got[16] = {0};
-	FILE *f = fopen(path, "r");
-	assert_non_null(f);
-	assert_int_equal(fread(got, 1, sizeof(got) - 1, f), 7);
-	fclose(f);
+	char got[16];
+	read_back(path, got, sizeof(got), 7);
 	assert_string_equal(got, "second\n");
 	char *missing = xasprintf("%s/no/such/dir/f", dir);
 	assert_int_equal(fsx_write_file(missing, "x", 1, 0600, true, &e), -1);
@@ -298,11 +306,8 @@ static void test_fsx_rewrite_file(void **state)
 	assert_int_equal(stat(path, &after), 0);
 	assert_int_equal(after.st_ino, before.st_ino);
 	assert_int_equal(after.st_size, 6);
-	char got[32] = {0};
-	FILE *f = fopen(path, "r");
-	assert_non_null(f);
-	assert_int_equal(fread(got, 1, sizeof(got) - 1, f), 6);
-	fclose(f);
+	char got[32];
+	read_back(path, got, sizeof(got), 6);
 	assert_string_equal(got, "short\n");
 	char *missing = xasprintf("%s/no/such/f", dir);
 	assert_int_equal(fsx_rewrite_file(missing, "x", 1, 0600, &e), -1);
