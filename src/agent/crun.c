@@ -55,32 +55,47 @@ struct crunrt {
 
 /* ---- small helpers ---- */
 
+/* Writes pid into dir/cgroup.procs. Returns 0, or -1 with errno. */
+static int join_cgroup(const char *dir, pid_t pid)
+{
+	char *procs = xasprintf("%s/cgroup.procs", dir);
+	int fd = open(procs, O_WRONLY | O_CLOEXEC);
+	free(procs);
+	if (fd < 0)
+		return -1;
+	char num[24];
+	int n = snprintf(num, sizeof(num), "%d\n", (int)pid);
+	int rc = write(fd, num, (size_t)n) == n ? 0 : -1;
+	int e = errno;
+	close(fd);
+	errno = e;
+	return rc;
+}
+
 /* Moves a conmon into CRUNRT_CONMON_CGROUP on every hierarchy, out of the agent's cgroup: a
  * service manager that stops or restarts the agent kills what is in its cgroup (systemd's
  * KillMode=control-group), and a conmon killed with it takes its container's exit code along.
- * Best effort: a hierarchy that refuses (a read-only cgroupfs, say) leaves it where it is. */
+ * The cgroup is made by the first container that needs it. Best effort: a hierarchy that refuses
+ * (a read-only cgroupfs, say) leaves it where it is. */
 static void conmon_to_cgroup(const struct crunrt *rt, pid_t pid)
 {
 	for (size_t i = 0; i < rt->cg.nh; i++) {
 		const char *base = rt->cg.h[i].path;
 		char *dir = xasprintf("%s%s", base, CRUNRT_CONMON_CGROUP);
-		/* the parents first: "/gantry", then "/gantry/conmon" */
-		for (char *p = dir + strlen(base) + 1; (p = strchr(p, '/')); p++) {
-			*p = '\0';
+		int rc = join_cgroup(dir, pid);
+		if (rc < 0 && errno == ENOENT) {
+			/* the parents first: "/gantry", then "/gantry/conmon" */
+			for (char *p = dir + strlen(base) + 1; (p = strchr(p, '/')); p++) {
+				*p = '\0';
+				mkdir(dir, 0755);
+				*p = '/';
+			}
 			mkdir(dir, 0755);
-			*p = '/';
+			rc = join_cgroup(dir, pid);
 		}
-		mkdir(dir, 0755);
-		char *procs = xasprintf("%s/cgroup.procs", dir);
-		int fd = open(procs, O_WRONLY | O_CLOEXEC);
-		char num[24];
-		int n = snprintf(num, sizeof(num), "%d\n", (int)pid);
-		if (fd < 0 || write(fd, num, (size_t)n) != n)
+		if (rc < 0)
 			log_debug("conmon %d stays in the agent's cgroup on %s: %s", (int)pid, base,
 				  strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		free(procs);
 		free(dir);
 	}
 }
