@@ -103,6 +103,7 @@ struct agent {
 	int lock_fd;
 	bool cluster_created; /* logged */
 	bool closing;
+	bool swept; /* runtime_sweep ran: an earlier life's leftovers are only looked for once */
 };
 
 /* Reports in flight per instance (see agent__inst.reports). */

@@ -462,8 +462,10 @@ static void on_polled(void *arg, const struct awsc_result *r)
 	bool full = in->polled_version == 0;
 	if (agent__reconcile(in, json_is_array(tasks) ? tasks : NULL, full))
 		in->version = 0;
-	else if (full)
+	else if (full && !a->swept) {
+		a->swept = true;
 		runtime_sweep(a->rt); /* every task the server wants here is claimed now */
+	}
 	if (in->phase == AP_POLLING && !a->closing)
 		poll_send(in);
 }
