@@ -53,19 +53,26 @@ static void carry_clear(struct carry *c)
 {
 	for (int k = 0; k < 2; k++) {
 		buf_release(&c->text[k]);
-		c->text[k] = (struct buf)BUF_INIT;
 		c->ms[k] = 0;
 		c->open[k] = false;
+	}
+}
+
+/* Makes dst a copy of src (what dst held is released). */
+static void carry_copy(struct carry *dst, const struct carry *src)
+{
+	carry_clear(dst);
+	for (int k = 0; k < 2; k++) {
+		buf_add(&dst->text[k], src->text[k].p, src->text[k].len);
+		dst->ms[k] = src->ms[k];
+		dst->open[k] = src->open[k];
 	}
 }
 
 /* The batch in flight is delivered (or dropped for good): its end is where the next one starts. */
 static void carry_advance(struct logship_stream *s)
 {
-	carry_clear(&s->carry);
-	s->carry = s->next;
-	for (int k = 0; k < 2; k++)
-		s->next.text[k] = (struct buf)BUF_INIT;
+	carry_copy(&s->carry, &s->next);
 	carry_clear(&s->next);
 }
 
@@ -383,14 +390,11 @@ static json_t *read_batch(struct logship_stream *s, bool *eof)
 	json_t *events = json_array();
 	/* stdout and stderr each have their own partial line: conmon marks a line "P" when a read of
 	 * that stream ended without a newline, and the other stream's lines may come in between */
-	struct buf msg[2] = {BUF_INIT, BUF_INIT};
-	long long msg_ms[2] = {0, 0}, last_ms = 0;
-	bool in_partial[2] = {false, false};
-	for (int k = 0; k < 2; k++) { /* a line shipped in part by the batch before */
-		buf_add(&msg[k], s->carry.text[k].p, s->carry.text[k].len);
-		msg_ms[k] = s->carry.ms[k];
-		in_partial[k] = s->carry.open[k];
-	}
+	/* per stream: the line being put together, its time, whether it is open; it starts from the
+	 * line the batch before shipped in part */
+	struct carry cur = {.text = {BUF_INIT, BUF_INIT}};
+	carry_copy(&cur, &s->carry);
+	long long last_ms = 0;
 	size_t used = 0, clean_events = 0, bytes = 0, pos = 0;
 	/* before the record being read: the batch's events, and its stream's rest, time and state */
 	size_t rec_events = 0, rec_rest = 0;
@@ -411,22 +415,22 @@ static json_t *read_batch(struct logship_stream *s, bool *eof)
 			int k = err_stream;
 			rec_k = k;
 			rec_events = json_array_size(events);
-			rec_rest = msg[k].len;
-			rec_ms = msg_ms[k];
-			rec_open = in_partial[k];
-			if (!in_partial[k])
-				msg_ms[k] = ms;
-			buf_add(&msg[k], m, mlen);
-			in_partial[k] = partial;
+			rec_rest = cur.text[k].len;
+			rec_ms = cur.ms[k];
+			rec_open = cur.open[k];
+			if (!cur.open[k])
+				cur.ms[k] = ms;
+			buf_add(&cur.text[k], m, mlen);
+			cur.open[k] = partial;
 			/* A whole line is one message; a line longer than an event is cut, as it grows,
 			 * into events of LOGSHIP_EVENT_MAX bytes as sent (fewer where a character would
 			 * be cut in two), as CloudWatch's agents cut it. An empty line is no event. */
-			long long t = msg_ms[k] < last_ms ? last_ms : msg_ms[k]; /* a batch is in order */
+			long long t = cur.ms[k] < last_ms ? last_ms : cur.ms[k]; /* a batch is in order */
 			size_t off = 0;
-			while (off < msg[k].len) {
-				size_t size, n = utf8_take(msg[k].p + off, msg[k].len - off,
+			while (off < cur.text[k].len) {
+				size_t size, n = utf8_take(cur.text[k].p + off, cur.text[k].len - off,
 							   LOGSHIP_EVENT_MAX, &size);
-				if (partial && off + n == msg[k].len)
+				if (partial && off + n == cur.text[k].len)
 					break; /* what fits in one event waits for the rest of its line */
 				if (json_array_size(events) > 0 &&
 				    (json_array_size(events) == LOGSHIP_BATCH_EVENTS ||
@@ -438,7 +442,7 @@ static json_t *read_batch(struct logship_stream *s, bool *eof)
 				}
 				json_t *ev = json_object();
 				json_object_set_new(ev, "timestamp", json_integer(t));
-				json_object_set_new(ev, "message", utf8_string(msg[k].p + off, n));
+				json_object_set_new(ev, "message", utf8_string(cur.text[k].p + off, n));
 				json_array_append_new(events, ev);
 				bytes += size + LOGS_PUT_EVENT_OVERHEAD;
 				last_ms = t;
@@ -449,14 +453,14 @@ static json_t *read_batch(struct logship_stream *s, bool *eof)
 			if (off) {
 				/* what was sent goes; a partial line's rest stays for its next part */
 				struct buf rest = BUF_INIT;
-				buf_add(&rest, msg[k].p + off, msg[k].len - off);
-				buf_release(&msg[k]);
-				msg[k] = rest;
+				buf_add(&rest, cur.text[k].p + off, cur.text[k].len - off);
+				buf_release(&cur.text[k]);
+				cur.text[k] = rest;
 			}
 		}
 		rec_k = -1;
 		pos += len + 1;
-		if (!in_partial[0] && !in_partial[1]) {
+		if (!cur.open[0] && !cur.open[1]) {
 			/* a clean point: everything up to here is in the batch */
 			used = pos;
 			clean_events = json_array_size(events);
@@ -464,13 +468,13 @@ static json_t *read_batch(struct logship_stream *s, bool *eof)
 		full = json_array_size(events) >= LOGSHIP_BATCH_EVENTS;
 	}
 	bool flushed = false;
-	if ((in_partial[0] || in_partial[1]) && s->finishing && *eof && !full) {
+	if ((cur.open[0] || cur.open[1]) && s->finishing && *eof && !full) {
 		/* the container is gone: its last partial lines are flushed as they are (each is less
 		 * than an event), in this batch if they fit, else whole in the next */
 		size_t size[2] = {0, 0}, more = 0, more_bytes = 0;
 		for (int k = 0; k < 2; k++)
-			if (in_partial[k] && msg[k].len) {
-				utf8_take(msg[k].p, msg[k].len, LOGSHIP_EVENT_MAX, &size[k]);
+			if (cur.open[k] && cur.text[k].len) {
+				utf8_take(cur.text[k].p, cur.text[k].len, LOGSHIP_EVENT_MAX, &size[k]);
 				more++;
 				more_bytes += size[k] + LOGS_PUT_EVENT_OVERHEAD;
 			}
@@ -481,8 +485,9 @@ static json_t *read_batch(struct logship_stream *s, bool *eof)
 					json_t *ev = json_object();
 					json_object_set_new(
 						ev, "timestamp",
-						json_integer(msg_ms[k] < last_ms ? last_ms : msg_ms[k]));
-					json_object_set_new(ev, "message", utf8_string(msg[k].p, msg[k].len));
+						json_integer(cur.ms[k] < last_ms ? last_ms : cur.ms[k]));
+					json_object_set_new(ev, "message",
+							    utf8_string(cur.text[k].p, cur.text[k].len));
 					json_array_append_new(events, ev);
 				}
 			used = pos;
@@ -498,36 +503,25 @@ static json_t *read_batch(struct logship_stream *s, bool *eof)
 		if (rec_k >= 0) {
 			while (json_array_size(events) > rec_events)
 				json_array_remove(events, json_array_size(events) - 1);
-			msg[rec_k].len = rec_rest;
-			msg_ms[rec_k] = rec_ms;
-			in_partial[rec_k] = rec_open;
+			cur.text[rec_k].len = rec_rest;
+			cur.ms[rec_k] = rec_ms;
+			cur.open[rec_k] = rec_open;
 		}
 		used = pos;
-		for (int k = 0; k < 2; k++) {
-			buf_add(&s->next.text[k], msg[k].p, msg[k].len);
-			s->next.ms[k] = msg_ms[k];
-			s->next.open[k] = in_partial[k];
-		}
+		carry_copy(&s->next, &cur);
 	} else if (!flushed) {
 		/* stop at the last clean point: what follows (what did not fit, or the events cut from
 		 * a line still being written) goes in the next batch, which starts there */
 		while (json_array_size(events) > clean_events)
 			json_array_remove(events, json_array_size(events) - 1);
 	}
-	buf_release(&msg[0]);
-	buf_release(&msg[1]);
+	carry_clear(&cur);
 	if (used < (size_t)got)
 		*eof = false;
 	free(data);
 	s->consumed = (long long)used;
-	if (!carried && used == 0) {
-		/* nothing consumed: the next read starts where this one did */
-		for (int k = 0; k < 2; k++) {
-			buf_add(&s->next.text[k], s->carry.text[k].p, s->carry.text[k].len);
-			s->next.ms[k] = s->carry.ms[k];
-			s->next.open[k] = s->carry.open[k];
-		}
-	}
+	if (!carried && used == 0) /* nothing consumed: the next read starts where this one did */
+		carry_copy(&s->next, &s->carry);
 	if (json_array_size(events) == 0) {
 		/* only lines that are not log lines, or a partial line still growing */
 		if (used > 0) {
@@ -600,8 +594,8 @@ struct logship_stream *logship_start(uv_loop_t *loop, struct awsc *aws, const ch
 	s->max_buffer = t->max_buffer > 0 ? t->max_buffer : LOGSHIP_MAX_BUFFER_DEFAULT;
 	s->ready = ready_fn;
 	s->ready_arg = arg;
-	carry_clear(&s->carry); /* (empty buffers, as BUF_INIT makes them) */
-	carry_clear(&s->next);
+	for (int k = 0; k < 2; k++)
+		s->carry.text[k] = s->next.text[k] = (struct buf)BUF_INIT;
 	offset_load(s);
 	uv_timer_init(loop, &s->timer);
 	s->timer.data = s;
