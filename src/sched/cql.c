@@ -5,7 +5,6 @@
 
 #include <limits.h>
 #include <math.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,14 +14,10 @@
 
 #include "common/buf.h"
 #include "common/xalloc.h"
+#include "sched/cqlre.h"
 
 #define ATTR_NAME_MAX	128 /* ECS: attribute names are 1-128 characters */
 #define TOKEN_QUOTE_MAX 40  /* bytes of a token quoted in an error message */
-#define REGEX_NEST_MAX	3   /* repeated groups inside repeated groups in a regular expression */
-#define REGEX_ALT_MAX \
-	16 /* '|' alternatives in a regular expression (glibc's closure is superlinear in them) */
-#define STR_(x) #x
-#define STR(x)	STR_(x)
 
 enum subj { S_CONNECTED, S_VERSION, S_ATTRIBUTE, S_EC2, S_REGISTERED, S_RUNNING, S_GROUP };
 
@@ -90,10 +85,9 @@ struct node {
 	char *name; /* attribute name */
 	char **vals;
 	size_t nvals;
-	long long num;	/* runningTasksCount argument */
-	long long when; /* registeredAt argument, epoch seconds */
-	regex_t re;
-	bool has_re;
+	long long num;	  /* runningTasksCount argument */
+	long long when;	  /* registeredAt argument, epoch seconds */
+	struct cqlre *re; /* =~, !~ */
 };
 
 struct cql_expr {
@@ -187,22 +181,25 @@ static size_t regex_len(const char *s, size_t n)
 				break;
 			depth--;
 		} else if (c == '[') {
-			/* A bracket expression: ']' right after '[' or '[^' is literal, and [:name:],
-			 * [.x.] and [=x=] nest. White space ends the token even here (quote such patterns).
-			 */
+			/* A bracket expression, read as cqlre reads it: ']' right after '[' or '[^' is
+			 * literal, a backslash escapes, [:name:] nests. White space ends the token even
+			 * here (quote such patterns). */
 			size_t j = i + 1;
 			if (j < n && s[j] == '^')
 				j++;
 			if (j < n && s[j] == ']')
 				j++;
 			while (j < n && s[j] != ']' && !is_space((unsigned char)s[j])) {
-				if (s[j] == '[' && j + 1 < n && strchr(":.=", s[j + 1])) {
-					char close = s[j + 1];
+				if (s[j] == '\\') {
+					j += j + 1 < n ? 2 : 1;
+					continue;
+				}
+				if (s[j] == '[' && j + 1 < n && s[j + 1] == ':') {
 					size_t k = j + 2;
 					while (k + 1 < n && !is_space((unsigned char)s[k]) &&
-					       !(s[k] == close && s[k + 1] == ']'))
+					       !(s[k] == ':' && s[k + 1] == ']'))
 						k++;
-					if (k + 1 < n && s[k] == close && s[k + 1] == ']') {
+					if (k + 1 < n && s[k] == ':' && s[k + 1] == ']') {
 						j = k + 2;
 						continue;
 					}
@@ -212,7 +209,7 @@ static size_t regex_len(const char *s, size_t n)
 				j++;
 			}
 			if (j >= n || s[j] != ']')
-				return j; /* unterminated: regcomp refuses what there is */
+				return j; /* unterminated: cqlre refuses what there is */
 			i = j + 1;
 			continue;
 		}
@@ -370,8 +367,7 @@ static void node_free(struct node *n)
 		free(n->vals[i]);
 	free(n->vals);
 	free(n->name);
-	if (n->has_re)
-		regfree(&n->re);
+	cqlre_free(n->re);
 	free(n);
 }
 
@@ -462,214 +458,15 @@ static int parse_date(const char *s, long long *out)
 	return 0;
 }
 
-/* Turns the Java-flavoured pattern into a POSIX ERE: \d and \D become classes; a lazy quantifier's
- * '?' is dropped (the whole value matches either way). Refused, because glibc takes exponential or
- * cubic time on them: back-references, stacked quantifiers (POSIX leaves them undefined; Java's
- * possessive *+) and parentheses nested deeper than CQL_DEPTH_MAX. */
-static int translate_regex(const char *pat, struct buf *out, const char **why)
-{
-	bool in_class = false, quantified = false, lazy = false;
-	int depth = 0, closed = -1, inner[CQL_DEPTH_MAX + 1] = {0}, alts = 0;
-	for (size_t i = 0; pat[i]; i++) {
-		char c = pat[i];
-		if (in_class) {
-			if (c == '[' && pat[i + 1] && strchr(":.=", pat[i + 1])) {
-				char close = pat[i + 1];
-				const char *end = NULL;
-				for (const char *q = pat + i + 2; *q && q[1]; q++) {
-					if (q[0] == close && q[1] == ']') {
-						end = q;
-						break;
-					}
-				}
-				if (end) {
-					buf_add(out, pat + i, (size_t)(end + 2 - (pat + i)));
-					i = (size_t)(end + 1 - pat);
-					continue;
-				}
-			} else if (c == ']') {
-				in_class = false;
-			}
-			buf_addc(out, c);
-			continue;
-		}
-		bool quantifier = c == '*' || c == '+' || c == '?' ||
-				  (c == '{' && pat[i + 1] >= '0' && pat[i + 1] <= '9');
-		if (quantifier && quantified) {
-			if (c == '?' && !lazy) {
-				lazy = true;
-				continue;
-			}
-			*why = "a repetition operator cannot follow another";
-			return -1;
-		}
-		quantified = quantifier;
-		lazy = false;
-		if (closed >= 0) {
-			/* a group just closed: repeated, it nests one level deeper than its contents */
-			int q = closed + quantifier;
-			if (q > REGEX_NEST_MAX) {
-				*why = "repeated groups nest deeper than " STR(REGEX_NEST_MAX);
-				return -1;
-			}
-			inner[depth] = q > inner[depth] ? q : inner[depth];
-			closed = -1;
-		}
-		if (c == '\\' && pat[i + 1]) {
-			char e = pat[++i];
-			if (e >= '1' && e <= '9') {
-				*why = "back-references are not supported";
-				return -1;
-			}
-			if (e == 'd' || e == 'D')
-				buf_adds(out, e == 'd' ? "[0-9]" : "[^0-9]");
-			else
-				buf_add(out, pat + i - 1, 2);
-			continue;
-		}
-		if (c == '[') {
-			in_class = true;
-			buf_addc(out, c);
-			if (pat[i + 1] == '^')
-				buf_addc(out, pat[++i]);
-			if (pat[i + 1] == ']')
-				buf_addc(out, pat[++i]);
-			continue;
-		}
-		if (c == '{' && quantifier) {
-			while (pat[i] && pat[i] != '}')
-				buf_addc(out, pat[i++]);
-			if (!pat[i])
-				break;
-			c = pat[i];
-		}
-		if (c == '(') {
-			if (++depth > CQL_DEPTH_MAX) {
-				*why = "its parentheses nest deeper than " STR(CQL_DEPTH_MAX);
-				return -1;
-			}
-			inner[depth] = 0;
-		}
-		if (c == ')' && depth > 0)
-			closed = inner[depth--];
-		if (c == '|' && ++alts > REGEX_ALT_MAX) {
-			*why = "it has more than " STR(REGEX_ALT_MAX) " alternatives";
-			return -1;
-		}
-		buf_addc(out, c);
-	}
-	return 0;
-}
-
-/* Roughly the number of nodes glibc builds for an ERE: it copies the operand of + once and that of
- * {m,n} max(m,n) times, so stacked or nested repetitions multiply. Saturates past the limit. */
-static long regex_size(const char *re)
-{
-	long sum[CQL_TEXT_MAX + 1], last = 0;
-	int depth = 0;
-	sum[0] = 0;
-	for (size_t i = 0; re[i]; i++) {
-		char c = re[i];
-		long atom = 1;
-		if (c == '\\' && re[i + 1]) {
-			i++;
-		} else if (c == '[') {
-			size_t j = i + 1;
-			if (re[j] == '^')
-				j++;
-			if (re[j] == ']')
-				j++;
-			while (re[j] && re[j] != ']') {
-				if (re[j] == '[' && re[j + 1] && strchr(":.=", re[j + 1])) {
-					const char *end = strchr(re + j + 2, re[j + 1]);
-					j = end && end[1] == ']' ? (size_t)(end - re) + 2 : j + 1;
-					continue;
-				}
-				j++;
-			}
-			i = re[j] ? j : j - 1;
-		} else if (c == '(') {
-			sum[++depth] = 0;
-			last = 0;
-			continue;
-		} else if (c == ')' && depth > 0) {
-			atom = sum[depth--];
-		} else if (c == '|' || c == '^' || c == '$') {
-			sum[depth] += 1;
-			last = 0;
-			continue;
-		} else if (c == '*' || c == '?') {
-			continue;
-		} else if (c == '+' || c == '{') {
-			long k = 2;
-			if (c == '{') {
-				k = 0;
-				for (i++; re[i] && re[i] != '}'; i++)
-					if (re[i] >= '0' && re[i] <= '9') {
-						long v = 0;
-						while (re[i] >= '0' && re[i] <= '9' &&
-						       v <= CQL_REGEX_SIZE_MAX)
-							v = v * 10 + (re[i++] - '0');
-						k = v > k ? v : k;
-						i--;
-					}
-				if (!re[i])
-					i--;
-				k = k < 1 ? 1 : k;
-			}
-			sum[depth] += last * (k - 1);
-			last *= k;
-			if (sum[depth] > CQL_REGEX_SIZE_MAX || last > CQL_REGEX_SIZE_MAX)
-				return CQL_REGEX_SIZE_MAX + 1;
-			continue;
-		}
-		sum[depth] += atom;
-		last = atom;
-		if (sum[depth] > CQL_REGEX_SIZE_MAX)
-			return CQL_REGEX_SIZE_MAX + 1;
-	}
-	long total = 0;
-	for (int d = 0; d <= depth; d++)
-		total += sum[d];
-	return total;
-}
-
 static int compile_regex(struct parser *ps, struct node *n, const char *pat)
 {
-	struct buf tr = BUF_INIT, wrapped = BUF_INIT;
 	const char *why = NULL;
-	regex_t probe;
-	int rc, ret = -1;
-	if (translate_regex(pat, &tr, &why) < 0) {
+	n->re = cqlre_compile(pat, &why);
+	if (!n->re) {
 		fail(ps, "invalid regular expression: %s", why);
-		goto out;
+		return -1;
 	}
-	if (regex_size(tr.p) > CQL_REGEX_SIZE_MAX) {
-		fail(ps, "invalid regular expression: its repetitions multiply past %d nodes",
-		     CQL_REGEX_SIZE_MAX);
-		goto out;
-	}
-	/* Compiled alone first: wrapping a pattern such as a)(b in ^(...)$ would make it valid. */
-	rc = regcomp(&probe, tr.p, REG_EXTENDED | REG_NOSUB);
-	if (rc == 0) {
-		regfree(&probe);
-		buf_addf(&wrapped, "^(%s)$", tr.p);
-		rc = regcomp(&probe, wrapped.p, REG_EXTENDED | REG_NOSUB);
-		if (rc == 0)
-			n->re = probe;
-	}
-	if (rc != 0) {
-		char msg[128];
-		regerror(rc, &probe, msg, sizeof(msg));
-		fail(ps, "invalid regular expression: %s", msg);
-		goto out;
-	}
-	n->has_re = true;
-	ret = 0;
-out:
-	buf_release(&tr);
-	buf_release(&wrapped);
-	return ret;
+	return 0;
 }
 
 static bool is_value(const struct tok *t)
@@ -975,7 +772,7 @@ static bool order_holds(enum op op, int c)
 
 static bool value_matches(const struct node *n, const char *v)
 {
-	return regexec(&n->re, v, 0, NULL, 0) == 0;
+	return cqlre_match(n->re, v);
 }
 
 static bool eval_string(const struct node *n, const char *v)

@@ -38,14 +38,10 @@
  * - task:group looks at the set of task groups on the instance: == G and in [...] hold when the
  *   instance hosts a task of (one of) the groups, =~ when it hosts a task whose group matches;
  *   !=, not_in and !~ are their negations (hosts none); exists holds when it hosts any task.
- * - =~ / !~ take a POSIX extended regular expression (regcomp REG_EXTENDED, glibc), the closest C
- *   has to the java.util.regex syntax the guide names; \d and \D are translated to [0-9] and
- *   [^0-9] outside brackets, and the '?' of a lazy quantifier (*?, +?, ??, {m,n}?) is dropped.
- *   Refused, because glibc compiles or matches them in exponential or cubic time: back-references,
- *   stacked quantifiers (a**, possessive a*+), parentheses nested deeper than CQL_DEPTH_MAX,
- *   repeated groups nested more than 3 deep in repeated groups (((a?)+)+)+)+, and repetitions
- *   (+, {m,n}: glibc copies their operand) that multiply past CQL_REGEX_SIZE_MAX nodes. Like
- * Java's String.matches, the whole value must match (g2.* matches g2.2xlarge; t2 does not match t2.small).
+ * - =~ / !~ take the java.util.regex syntax the guide names, minus what needs backtracking, run by
+ *   gantry's own linear-time engine (sched/cqlre.h lists what it takes and refuses). Like Java's
+ *   String.matches, the whole value must match (g2.* matches g2.2xlarge; t2 does not match
+ *   t2.small).
  *
  * Thread safety: a parsed expression is immutable; cql_eval may run on it from several threads. */
 #ifndef GANTRY_CQL_H
@@ -57,7 +53,7 @@
 
 #define CQL_TEXT_MAX	   2000 /* ECS: an expression is at most 2000 characters */
 #define CQL_DEPTH_MAX	   32	/* nested parentheses and not's */
-#define CQL_REGEX_SIZE_MAX 4096 /* nodes a regular expression may expand to (see =~ below) */
+#define CQL_REGEX_SIZE_MAX 4096 /* instructions a regular expression may compile to (cqlre.h) */
 
 struct cql_expr;
 

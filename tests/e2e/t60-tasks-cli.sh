@@ -90,6 +90,20 @@ fails_like "a malformed memberOf expression names the offending token" InvalidPa
 	aws1 ecs run-task --cluster "$C" --task-definition small \
 	--placement-constraints 'type=memberOf,expression=attribute:stack =='
 
+# =~ takes Java's regular expressions, whole-value, run in linear time whatever the pattern
+ok "list-container-instances --filter with a Java-syntax pattern (CLI v2)" aws2 ecs list-container-instances \
+	--cluster "$C" --filter 'attribute:ecs.availability-zone =~ (?:us|eu)-east-\d[ab]'
+jcheck "selects the two instances in 1a and 1b" "$TMP/out" "len(d['containerInstanceArns']) == 2"
+ok "a pattern that took glibc's regcomp seconds (4,000 empty groups) (CLI v1)" aws1 ecs \
+	list-container-instances --cluster "$C" --filter 'attribute:stack =~ (){4000}te(s|){1000}t'
+jcheck "selects the one test instance" "$TMP/out" "len(d['containerInstanceArns']) == 1"
+fails_like "a pattern compiling past 4096 instructions is refused" InvalidParameterException \
+	"repetitions multiply past 4096 instructions" aws2 ecs list-container-instances --cluster "$C" \
+	--filter 'attribute:stack =~ (a?){2100}'
+fails_like "a run-task memberOf with a lookahead says it is not supported" InvalidParameterException \
+	"lookaround" aws1 ecs run-task --cluster "$C" --task-definition small \
+	--placement-constraints 'type=memberOf,expression=attribute:stack =~ (?=p).*'
+
 for arn in $(aws1 ecs list-container-instances --cluster "$C" --query 'containerInstanceArns[]' --output text); do
 	[ "$(az_of "$arn")" = us-east-1a ] && ia=$arn
 done

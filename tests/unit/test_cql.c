@@ -384,17 +384,43 @@ static void test_regex(void **state)
 	bad("attribute:x =~ a)(b", "expected 'and', 'or'");
 	bad("attribute:x =~ 'a)(b'", "invalid regular expression");
 	bad("attribute:x =~ (a)\\1", "back-references are not supported");
-	bad("attribute:x =~ '(a{100}){100}'", "repetitions multiply past 4096 nodes");
-	bad("attribute:x =~ ((a{20}){20}){20}", "repetitions multiply past 4096 nodes");
-	bad("attribute:x =~ '(a{60}b{60}){60}'", "repetitions multiply past 4096 nodes");
+	bad("attribute:x =~ '(a{100}){100}'", "repetitions multiply past 4096 instructions");
+	bad("attribute:x =~ ((a{20}){20}){20}", "repetitions multiply past 4096 instructions");
+	bad("attribute:x =~ '(a{60}b{60}){60}'", "repetitions multiply past 4096 instructions");
 	bad("attribute:x =~ ((((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+)+)",
-	    "repeated groups nest deeper than 3");
-	bad("attribute:x =~ ((((()+)+)+)+)", "repeated groups nest deeper than 3");
-	bad("attribute:x =~ (((((a?)+)b){2}c)*d)+", "repeated groups nest deeper than 3");
+	    "repetitions multiply past 4096 instructions");
+	bad("attribute:x =~ (a?){2100}", "repetitions multiply past 4096 instructions");
+	bad("attribute:x =~ a{4097}", "a repetition count is larger than 4096");
+	/* Patterns that took glibc's regcomp seconds or its whole stack (found by fuzz_cql) are
+	 * linear here: nested repetitions of what can match nothing, long chains of optional parts. */
+	sel("attribute:cores =~ ((((()+)+)+)+)16", "-g-");
+	sel("attribute:cores =~ (((((1?)+)6){1}c?)*d?)+", "-g-");
+	sel("attribute:cores =~ (){4000}1(6|){1000}", "-g-");
+	sel("attribute:cores =~ (1?){1000}6?", "-g-");
+	sel("attribute:cores =~ (1*)*(6*)*", "-g-");
 	sel("attribute:cores =~ ((((1?)+)6){1}c?)*", "-g-");
 	sel("attribute:cores =~ (((1)+)?(6)*)+", "-g-");
 	sel("attribute:cores =~ ((((((((((1))))))))))6", "-g-");
 	sel("attribute:cores =~ '[0-9]{1,2000}'", "tgx");
+	/* Java syntax beyond POSIX: (?:), \w \s \x \u, escapes and classes inside brackets */
+	sel("attribute:ecs.instance-type =~ (?:t2|g2)\\.\\w+", "tgx");
+	sel("attribute:ecs.instance-type =~ \\x74\\u0032[.]small", "t--");
+	sel("attribute:ecs.instance-type =~ [\\w.]+", "tgx");
+	sel("attribute:ecs.instance-type =~ [^\\s]*[\\]l]", "t--");
+	sel("attribute:cores =~ [\\D1]6?", "-g-");
+	sel("attribute:cores =~ ^16$", "-g-");
+	bad("attribute:x =~ (?=a)", "lookaround, named groups and inline flags");
+	bad("attribute:x =~ (?i)a", "lookaround, named groups and inline flags");
+	bad("attribute:x =~ \\ba", "only the escapes");
+	bad("attribute:x =~ [[.a.]]", "collating elements");
+	bad("attribute:x =~ [[:word:]]", "unknown POSIX class");
+	bad("attribute:x =~ [z-a]", "a range's end comes before its start");
+	bad("attribute:x =~ [a-\\d]", "a range cannot end in a class");
+	bad("attribute:x =~ [abc", "a bracket expression is not closed");
+	bad("attribute:x =~ a{3,2}", "n greater than m");
+	bad("attribute:x =~ a{3,x}", "a {n,m} repetition is malformed");
+	bad("attribute:x =~ *a", "nothing to repeat");
+	bad("attribute:x =~ '\\x4'", "\\x takes two hexadecimal digits");
 	sel("attribute:cores =~ (1+)+6", "-g-");
 	/* Java's lazy quantifiers match the same whole values; stacked ones are refused */
 	sel("attribute:ecs.instance-type =~ t2.*?", "t--");
