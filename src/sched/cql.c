@@ -14,7 +14,7 @@
 
 #include "common/buf.h"
 #include "common/xalloc.h"
-#include "sched/cqlre.h"
+#include "common/rx.h"
 
 #define ATTR_NAME_MAX	128 /* ECS: attribute names are 1-128 characters */
 #define TOKEN_QUOTE_MAX 40  /* bytes of a token quoted in an error message */
@@ -85,9 +85,9 @@ struct node {
 	char *name; /* attribute name */
 	char **vals;
 	size_t nvals;
-	long long num;	  /* runningTasksCount argument */
-	long long when;	  /* registeredAt argument, epoch seconds */
-	struct cqlre *re; /* =~, !~ */
+	long long num;	/* runningTasksCount argument */
+	long long when; /* registeredAt argument, epoch seconds */
+	struct rx *re;	/* =~, !~ */
 };
 
 struct cql_expr {
@@ -181,7 +181,7 @@ static size_t regex_len(const char *s, size_t n)
 				break;
 			depth--;
 		} else if (c == '[') {
-			/* A bracket expression, read as cqlre reads it: ']' right after '[' or '[^' is
+			/* A bracket expression, read as rx reads it: ']' right after '[' or '[^' is
 			 * literal, a backslash escapes, [:name:] nests. White space ends the token even
 			 * here (quote such patterns). */
 			size_t j = i + 1;
@@ -209,7 +209,7 @@ static size_t regex_len(const char *s, size_t n)
 				j++;
 			}
 			if (j >= n || s[j] != ']')
-				return j; /* unterminated: cqlre refuses what there is */
+				return j; /* unterminated: rx refuses what there is */
 			i = j + 1;
 			continue;
 		}
@@ -367,7 +367,7 @@ static void node_free(struct node *n)
 		free(n->vals[i]);
 	free(n->vals);
 	free(n->name);
-	cqlre_free(n->re);
+	rx_free(n->re);
 	free(n);
 }
 
@@ -461,7 +461,7 @@ static int parse_date(const char *s, long long *out)
 static int compile_regex(struct parser *ps, struct node *n, const char *pat)
 {
 	const char *why = NULL;
-	n->re = cqlre_compile(pat, &why);
+	n->re = rx_compile(pat, &why);
 	if (!n->re) {
 		fail(ps, "invalid regular expression: %s", why);
 		return -1;
@@ -772,7 +772,7 @@ static bool order_holds(enum op op, int c)
 
 static bool value_matches(const struct node *n, const char *v)
 {
-	return cqlre_match(n->re, v);
+	return rx_match(n->re, v);
 }
 
 static bool eval_string(const struct node *n, const char *v)

@@ -39,7 +39,7 @@
  *   instance hosts a task of (one of) the groups, =~ when it hosts a task whose group matches;
  *   !=, not_in and !~ are their negations (hosts none); exists holds when it hosts any task.
  * - =~ / !~ take the java.util.regex syntax the guide names, minus what needs backtracking, run by
- *   gantry's own linear-time engine (sched/cqlre.h lists what it takes and refuses). Like Java's
+ *   gantry's own linear-time engine (common/rx.h lists what it takes and refuses). Like Java's
  *   String.matches, the whole value must match (g2.* matches g2.2xlarge; t2 does not match
  *   t2.small).
  *
@@ -51,9 +51,8 @@
 
 #include "common/err.h"
 
-#define CQL_TEXT_MAX	   2000 /* ECS: an expression is at most 2000 characters */
-#define CQL_DEPTH_MAX	   32	/* nested parentheses and not's */
-#define CQL_REGEX_SIZE_MAX 4096 /* instructions a regular expression may compile to (cqlre.h) */
+#define CQL_TEXT_MAX  2000 /* ECS: an expression is at most 2000 characters */
+#define CQL_DEPTH_MAX 32   /* nested parentheses and not's */
 
 struct cql_expr;
 

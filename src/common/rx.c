@@ -1,7 +1,7 @@
-/* The =~ / !~ regular expressions of the cluster query language: a parser into a small tree, a
- * compiler into a Thompson NFA program (counted repetitions copied out, size checked before
- * anything is emitted) and a one-pass simulation of that program. The syntax is in cqlre.h. */
-#include "sched/cqlre.h"
+/* Linear-time regular expressions: a parser into a small tree, a compiler into a Thompson NFA
+ * program (counted repetitions copied out, size checked before anything is emitted) and a one-pass
+ * simulation of that program. The syntax is in rx.h. */
+#include "common/rx.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -9,10 +9,9 @@
 #include <string.h>
 
 #include "common/xalloc.h"
-#include "sched/cql.h"
 
 #define CP_MAX	     0x1100ffu /* code points, then 0x110000 + b for a byte b that is not UTF-8 */
-#define RE_SIZE_OVER (CQL_REGEX_SIZE_MAX + 1L)
+#define RE_SIZE_OVER (RX_SIZE_MAX + 1L)
 #define STR_(x)	     #x
 #define STR(x)	     STR_(x)
 
@@ -47,7 +46,7 @@ struct inst {
 	uint32_t y; /* I_SPLIT: the second target */
 };
 
-struct cqlre {
+struct rx {
 	struct inst *prog;
 	size_t n, cap;
 	struct cls *cls;
@@ -64,44 +63,52 @@ struct parser {
 	const char *why;
 };
 
-/* Decodes the character at s[*i] and advances past it. A byte that does not start a valid, shortest
- * UTF-8 sequence of a scalar value stands for itself, as 0x110000 + byte. */
-static uint32_t next_cp(const char *str, size_t *i)
+/* Decodes the character at s[*i] (s holds n bytes, or is NUL-terminated when n is SIZE_MAX) and
+ * advances past it. A byte that does not start a valid, shortest UTF-8 sequence of a scalar value
+ * stands for itself, as 0x110000 + byte. */
+static uint32_t next_cp_n(const char *str, size_t n, size_t *i)
 {
 	const unsigned char *s = (const unsigned char *)str + *i;
+	size_t avail = n - *i;
 	uint32_t c = s[0], cp;
-	size_t n;
+	size_t len;
 	if (c < 0x80) {
 		*i += 1;
 		return c;
 	}
 	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
+		len = 2;
 		cp = c & 0x1f;
 	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
+		len = 3;
 		cp = c & 0x0f;
 	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
+		len = 4;
 		cp = c & 0x07;
 	} else {
 		*i += 1;
 		return 0x110000u + c;
 	}
-	for (size_t k = 1; k < n; k++) {
-		if ((s[k] & 0xc0) != 0x80) {
+	for (size_t k = 1; k < len; k++) {
+		/* a NUL (the end of a NUL-terminated string) is no continuation byte */
+		if (k >= avail || (s[k] & 0xc0) != 0x80) {
 			*i += 1;
 			return 0x110000u + c;
 		}
 		cp = cp << 6 | (s[k] & 0x3f);
 	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff))) {
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff))) {
 		*i += 1;
 		return 0x110000u + c;
 	}
-	*i += n;
+	*i += len;
 	return cp;
+}
+
+static uint32_t next_cp(const char *s, size_t *i)
+{
+	return next_cp_n(s, SIZE_MAX, i);
 }
 
 static int new_node(struct parser *p, enum rkind kind, long size)
@@ -411,12 +418,12 @@ static int parse_count(struct parser *p, int *out)
 	if (p->s[p->i] < '0' || p->s[p->i] > '9')
 		return -1;
 	while (p->s[p->i] >= '0' && p->s[p->i] <= '9') {
-		if (v <= CQLRE_COUNT_MAX)
+		if (v <= RX_COUNT_MAX)
 			v = v * 10 + (p->s[p->i] - '0');
 		p->i++;
 	}
-	if (v > CQLRE_COUNT_MAX) {
-		p->why = "a repetition count is larger than " STR(CQL_REGEX_SIZE_MAX);
+	if (v > RX_COUNT_MAX) {
+		p->why = "a repetition count is larger than " STR(RX_SIZE_MAX);
 		return -1;
 	}
 	*out = (int)v;
@@ -471,8 +478,8 @@ static int parse_repeat(struct parser *p, int depth)
 	}
 	char c = s[p->i];
 	if (c == '(') {
-		if (depth >= CQL_DEPTH_MAX) {
-			p->why = "its parentheses nest deeper than " STR(CQL_DEPTH_MAX);
+		if (depth >= RX_DEPTH_MAX) {
+			p->why = "its parentheses nest deeper than " STR(RX_DEPTH_MAX);
 			return -1;
 		}
 		p->i++;
@@ -590,7 +597,7 @@ static int parse_alt(struct parser *p, int depth)
 
 /* ---- compiler ---- */
 
-static uint32_t emit(struct cqlre *re, enum iop op, uint32_t x, uint32_t y)
+static uint32_t emit(struct rx *re, enum iop op, uint32_t x, uint32_t y)
 {
 	if (re->n == re->cap)
 		abort(); /* parse_* computed each node's size: the program never outgrows it */
@@ -598,7 +605,7 @@ static uint32_t emit(struct cqlre *re, enum iop op, uint32_t x, uint32_t y)
 	return (uint32_t)re->n++;
 }
 
-static void compile_node(struct cqlre *re, const struct rnode *nodes, int k)
+static void compile_node(struct rx *re, const struct rnode *nodes, int k)
 {
 	const struct rnode *nd = &nodes[k];
 	uint32_t at, loop;
@@ -663,15 +670,15 @@ static void compile_node(struct cqlre *re, const struct rnode *nodes, int k)
 	}
 }
 
-struct cqlre *cqlre_compile(const char *pat, const char **why)
+struct rx *rx_compile(const char *pat, const char **why)
 {
 	struct parser p = {.s = pat};
-	struct cqlre *re = NULL;
+	struct rx *re = NULL;
 	int root = parse_alt(&p, 0);
 	if (root >= 0 && pat[p.i] == ')')
 		p.why = "a ')' has no '(' to close";
-	if (root >= 0 && !p.why && p.nodes[root].size + 1 > CQL_REGEX_SIZE_MAX)
-		p.why = "its repetitions multiply past " STR(CQL_REGEX_SIZE_MAX) " instructions";
+	if (root >= 0 && !p.why && p.nodes[root].size + 1 > RX_SIZE_MAX)
+		p.why = "its repetitions multiply past " STR(RX_SIZE_MAX) " instructions";
 	if (root < 0 || p.why) {
 		*why = p.why;
 		for (size_t k = 0; k < p.ncls; k++)
@@ -700,7 +707,7 @@ struct threads {
 
 /* Adds the thread at pc and everything it reaches without reading a character to list, once each
  * (mark[pc] == gen: already there). at_start / at_end: where the position is, for ^ and $. */
-static void add_thread(const struct cqlre *re, struct threads *list, uint32_t *mark, uint32_t gen,
+static void add_thread(const struct rx *re, struct threads *list, uint32_t *mark, uint32_t gen,
 		       uint32_t *stack, uint32_t pc, bool at_start, bool at_end)
 {
 	size_t top = 0;
@@ -730,40 +737,55 @@ static void add_thread(const struct cqlre *re, struct threads *list, uint32_t *m
 	}
 }
 
-bool cqlre_match(const struct cqlre *re, const char *s)
+/* The simulation over text[0..n). search: a thread starts at every position and any MATCH
+ * reached ends it; otherwise one thread starts at 0 and MATCH counts only at the end. */
+static bool run(const struct rx *re, const char *text, size_t n, bool search)
 {
-	/* each instruction is marked once per step and pushes at most two: the stack needs 2n + 1 */
-	size_t n = re->n;
-	uint32_t *mem = xcalloc(5 * n + 1, sizeof(*mem));
-	uint32_t *mark = mem, *stack = mem + n;
-	struct threads cur = {mem + 3 * n + 1, 0}, next = {mem + 4 * n + 1, 0};
+	/* each instruction is marked once per step and pushes at most two: the stack needs 2m + 1 */
+	size_t m = re->n;
+	uint32_t *mem = xcalloc(5 * m + 1, sizeof(*mem));
+	uint32_t *mark = mem, *stack = mem + m;
+	struct threads cur = {mem + 3 * m + 1, 0}, next = {mem + 4 * m + 1, 0};
 	uint32_t gen = 1;
 	size_t i = 0;
 	bool matched = false;
 
-	add_thread(re, &cur, mark, gen, stack, 0, true, !s[0]);
-	while (s[i] && cur.n) {
-		uint32_t cp = next_cp(s, &i);
+	add_thread(re, &cur, mark, gen, stack, 0, true, n == 0);
+	for (;;) {
+		for (size_t t = 0; t < cur.n && !matched; t++)
+			matched = re->prog[cur.pc[t]].op == I_MATCH && (search || i == n);
+		if (matched || i == n || (!search && !cur.n))
+			break;
+		uint32_t cp = next_cp_n(text, n, &i);
 		gen++;
 		next.n = 0;
 		for (size_t t = 0; t < cur.n; t++) {
 			const struct inst *in = &re->prog[cur.pc[t]];
 			if ((in->op == I_CHAR && in->x == cp) ||
 			    (in->op == I_CLASS && cls_has(&re->cls[in->x], cp)))
-				add_thread(re, &next, mark, gen, stack, cur.pc[t] + 1, false, !s[i]);
+				add_thread(re, &next, mark, gen, stack, cur.pc[t] + 1, false, i == n);
 		}
+		if (search)
+			add_thread(re, &next, mark, gen, stack, 0, false, i == n);
 		struct threads tmp = cur;
 		cur = next;
 		next = tmp;
 	}
-	if (!s[i])
-		for (size_t t = 0; t < cur.n && !matched; t++)
-			matched = re->prog[cur.pc[t]].op == I_MATCH;
 	free(mem);
 	return matched;
 }
 
-void cqlre_free(struct cqlre *re)
+bool rx_match(const struct rx *re, const char *s)
+{
+	return run(re, s, strlen(s), false);
+}
+
+bool rx_search(const struct rx *re, const char *text, size_t n)
+{
+	return run(re, text, n, true);
+}
+
+void rx_free(struct rx *re)
 {
 	if (!re)
 		return;

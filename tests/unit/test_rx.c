@@ -1,4 +1,4 @@
-/* Unit tests for the =~ regular expressions (sched/cqlre.h): a table of patterns and values
+/* Unit tests for the =~ regular expressions (common/rx.h): a table of patterns and values
  * (whole-value matching, UTF-8, classes, escapes, anchors, counted and empty repetitions), the
  * refusals, and a differential check against glibc's POSIX matcher on random small patterns of
  * the syntax both share. */
@@ -15,16 +15,16 @@
 #include <string.h>
 
 #include "common/buf.h"
-#include "sched/cqlre.h"
+#include "common/rx.h"
 
 static bool matches(const char *pat, const char *s)
 {
 	const char *why = NULL;
-	struct cqlre *re = cqlre_compile(pat, &why);
+	struct rx *re = rx_compile(pat, &why);
 	if (!re)
 		fail_msg("\"%s\" refused: %s", pat, why);
-	bool m = cqlre_match(re, s);
-	cqlre_free(re);
+	bool m = rx_match(re, s);
+	rx_free(re);
 	return m;
 }
 
@@ -40,12 +40,23 @@ static void no(const char *pat, const char *s)
 		fail_msg("\"%s\" matches \"%s\"", pat, s);
 }
 
+static bool found(const char *pat, const char *text)
+{
+	const char *why = NULL;
+	struct rx *re = rx_compile(pat, &why);
+	if (!re)
+		fail_msg("\"%s\" refused: %s", pat, why);
+	bool m = rx_search(re, text, strlen(text));
+	rx_free(re);
+	return m;
+}
+
 static void refused(const char *pat, const char *needle)
 {
 	const char *why = NULL;
-	struct cqlre *re = cqlre_compile(pat, &why);
+	struct rx *re = rx_compile(pat, &why);
 	if (re) {
-		cqlre_free(re);
+		rx_free(re);
 		fail_msg("\"%s\" compiled; expected a refusal with \"%s\"", pat, needle);
 	}
 	if (!why || !strstr(why, needle))
@@ -69,6 +80,32 @@ static void test_whole_value(void **state)
 	yes("a*^b", "b"); /* ^ holds only where nothing was read yet */
 	yes("a$|b", "a");
 	no("a$b", "ab");
+}
+
+static void test_search(void **state)
+{
+	(void)state;
+	assert_true(found("", ""));
+	assert_true(found("", "abc"));
+	assert_true(found("AUTHORIZED", "[ERROR 401] UNAUTHORIZED REQUEST"));
+	assert_true(found("^\\[ERROR", "[ERROR 401] UNAUTHORIZED REQUEST"));
+	assert_false(found("^ERROR", "[ERROR 401]"));
+	assert_true(found("REQUEST$", "[ERROR 401] UNAUTHORIZED REQUEST"));
+	assert_false(found("ERROR$", "[ERROR 401]"));
+	assert_true(found("\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}", "from 10.0.12.7:443"));
+	assert_false(found("\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}", "from 10.0.12:443"));
+	assert_true(found("[Ee]rror|[Ff]ail", "it failed"));
+	assert_false(found("[Ee]rror|[Ff]ail", "all good"));
+	assert_true(found("a+b", "xxaaab"));
+	assert_true(found("colou?r", "the colour"));
+	/* a text may hold NUL bytes and ends at its length */
+	const char *why = NULL;
+	struct rx *re = rx_compile("b.d$", &why);
+	assert_non_null(re);
+	assert_true(rx_search(re, "ab\0d", 4));
+	assert_false(rx_search(re, "ab\0dx", 4 + 1));
+	assert_false(rx_search(re, "ab\0d", 3));
+	rx_free(re);
 }
 
 static void test_repetitions(void **state)
@@ -226,20 +263,22 @@ static void gen(struct buf *b, int depth)
 }
 
 /* Random patterns over a, b, ., [ab], [^a], groups, | and quantifiers, where POSIX ERE and Java
- * agree, against every string over {a, b} up to length 6: glibc anchored with ^( )$ and cqlre
- * must give the same answer. */
+ * agree, against every string over {a, b} up to length 6: glibc anchored with ^( )$ and
+ * rx_match, glibc unanchored and rx_search must give the same answers. */
 static void test_against_glibc(void **state)
 {
 	(void)state;
 	for (int round = 0; round < 600; round++) {
-		struct buf pat = BUF_INIT, anchored = BUF_INIT;
+		struct buf pat = BUF_INIT, anchored = BUF_INIT, grouped = BUF_INIT;
 		gen(&pat, 0);
 		buf_addf(&anchored, "^(%s)$", pat.p);
-		regex_t g;
+		buf_addf(&grouped, "(%s)", pat.p);
+		regex_t g, gs;
 		const char *why = NULL;
-		if (regcomp(&g, anchored.p, REG_EXTENDED | REG_NOSUB))
-			fail_msg("glibc refuses %s", anchored.p);
-		struct cqlre *re = cqlre_compile(pat.p, &why);
+		if (regcomp(&g, anchored.p, REG_EXTENDED | REG_NOSUB) ||
+		    regcomp(&gs, grouped.p, REG_EXTENDED | REG_NOSUB))
+			fail_msg("glibc refuses %s", pat.p);
+		struct rx *re = rx_compile(pat.p, &why);
 		if (!re)
 			fail_msg("\"%s\" refused: %s", pat.p, why);
 		char s[8];
@@ -249,22 +288,27 @@ static void test_against_glibc(void **state)
 					s[k] = bits >> k & 1 ? 'b' : 'a';
 				s[len] = '\0';
 				bool want = regexec(&g, s, 0, NULL, 0) == 0;
-				if (cqlre_match(re, s) != want)
+				if (rx_match(re, s) != want)
 					fail_msg("\"%s\" on \"%s\": glibc says %d", pat.p, s, want);
+				want = regexec(&gs, s, 0, NULL, 0) == 0;
+				if (rx_search(re, s, (size_t)len) != want)
+					fail_msg("\"%s\" in \"%s\": glibc says %d", pat.p, s, want);
 			}
-		cqlre_free(re);
+		rx_free(re);
 		regfree(&g);
+		regfree(&gs);
 		buf_release(&pat);
 		buf_release(&anchored);
+		buf_release(&grouped);
 	}
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_whole_value),	    cmocka_unit_test(test_repetitions),
-		cmocka_unit_test(test_classes_and_escapes), cmocka_unit_test(test_refusals),
-		cmocka_unit_test(test_against_glibc),
+		cmocka_unit_test(test_whole_value), cmocka_unit_test(test_search),
+		cmocka_unit_test(test_repetitions), cmocka_unit_test(test_classes_and_escapes),
+		cmocka_unit_test(test_refusals),    cmocka_unit_test(test_against_glibc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
