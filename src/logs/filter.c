@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
+#include "common/rx.h"
 #include "common/xalloc.h"
 
 enum term_kind { TERM_ALL, TERM_ANY, TERM_NOT };
@@ -36,6 +38,7 @@ struct node {
 	bool is_num;
 	double num;
 	char *str;
+	struct rx *re; /* = %regex% / != %regex% */
 };
 
 struct filter {
@@ -44,6 +47,7 @@ struct filter {
 	size_t nterms;
 	bool any_optional;
 	struct node *root;
+	struct rx *re; /* a standalone %regex% pattern */
 };
 
 static void node_free(struct node *n)
@@ -56,6 +60,7 @@ static void node_free(struct node *n)
 		free(n->steps[i].key);
 	free(n->steps);
 	free(n->str);
+	rx_free(n->re);
 	free(n);
 }
 
@@ -67,12 +72,75 @@ void filter_free(struct filter *f)
 		free(f->terms[i].s);
 	free(f->terms);
 	node_free(f->root);
+	rx_free(f->re);
 	free(f);
 }
 
 static bool is_blank(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* --- regular expressions --- */
+
+/* CloudWatch: the characters a %regex% may hold besides letters and digits (its symbols and
+ * operators; no parentheses, no blanks, ASCII only). After a backslash any printable character. */
+static bool regex_char_ok(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr(":_#=@/;,-^$?[]{}|\\*+.", c));
+}
+
+/* Reads %regex% starting at *p (on the opening '%'), compiles it (common/rx.h) and leaves *p past
+ * the closing '%'. *count: regular expressions read so far in this pattern (CloudWatch allows
+ * FILTER_REGEX_MAX). */
+static int read_regex(const char **p, struct rx **out, int *count, struct err **err)
+{
+	const char *s = *p + 1, *why = NULL;
+	struct buf body = BUF_INIT;
+	int ret = -1;
+	if (++*count > FILTER_REGEX_MAX) {
+		err_set(err, ERR_INVALID_PARAM,
+			"Invalid filter pattern: at most %d regular expressions per pattern",
+			FILTER_REGEX_MAX);
+		goto out;
+	}
+	for (; *s && *s != '%'; s++) {
+		if (*s == '\\' && s[1] > ' ' && s[1] < 0x7f) {
+			buf_add(&body, s, 2);
+			s++;
+			continue;
+		}
+		if (!regex_char_ok(*s)) {
+			err_set(err, ERR_INVALID_PARAM,
+				"Invalid filter pattern: a %%regular expression%% may hold letters, digits, "
+				"the symbols : _ # = @ / ; , - and the operators ^ $ ? [ ] { } | \\ * + . "
+				"(found '%c')",
+				(unsigned char)*s >= ' ' && (unsigned char)*s < 0x7f ? *s : '?');
+			goto out;
+		}
+		buf_addc(&body, *s);
+	}
+	if (*s != '%') {
+		err_set(err, ERR_INVALID_PARAM,
+			"Invalid filter pattern: a %%regular expression%% has no closing '%%'");
+		goto out;
+	}
+	if (body.len == 0) {
+		err_set(err, ERR_INVALID_PARAM, "Invalid filter pattern: empty %%regular expression%%");
+		goto out;
+	}
+	*out = rx_compile(body.p, &why);
+	if (!*out) {
+		err_set(err, ERR_INVALID_PARAM, "Invalid filter pattern: invalid regular expression: %s",
+			why);
+		goto out;
+	}
+	*p = s + 1;
+	ret = 0;
+out:
+	buf_release(&body);
+	return ret;
 }
 
 /* --- term patterns --- */
@@ -144,6 +212,7 @@ static int parse_terms(struct filter *f, const char *p, struct err **err)
 struct parser {
 	const char *p;
 	int depth;
+	int nregex;
 	struct err **err;
 };
 
@@ -215,6 +284,11 @@ static int parse_selector(struct parser *ps, struct node *n)
 static int parse_value(struct parser *ps, struct node *n)
 {
 	skip(ps);
+	if (*ps->p == '%') {
+		if (n->op != OP_EQ && n->op != OP_NE)
+			return perr(ps, "a %regular expression% compares with = or != only");
+		return read_regex(&ps->p, &n->re, &ps->nregex, ps->err);
+	}
 	if (*ps->p == '"') {
 		size_t len;
 		return read_quoted(&ps->p, &n->str, &len, ps->err);
@@ -305,7 +379,7 @@ static struct node *parse_primary(struct parser *ps)
 	}
 	if (parse_value(ps, n) < 0)
 		goto fail;
-	if (n->op != OP_EQ && n->op != OP_NE && !n->is_num) {
+	if (n->op != OP_EQ && n->op != OP_NE && !n->is_num && !n->re) {
 		perr(ps, "<, >, <= and >= compare numbers only");
 		goto fail;
 	}
@@ -370,11 +444,23 @@ struct filter *filter_parse(const char *pattern, struct err **err)
 	const char *p = pattern;
 	while (is_blank(*p))
 		p++;
-	if (*p == '[' || *p == '%') {
+	if (*p == '[') {
 		err_set(err, ERR_INVALID_PARAM,
-			"Invalid filter pattern: space-delimited and regular-expression patterns are not "
-			"supported");
+			"Invalid filter pattern: space-delimited patterns are not supported");
 		goto fail;
+	}
+	if (*p == '%') {
+		int nregex = 0;
+		if (read_regex(&p, &f->re, &nregex, err) < 0)
+			goto fail;
+		while (is_blank(*p))
+			p++;
+		if (*p) {
+			err_set(err, ERR_INVALID_PARAM,
+				"Invalid filter pattern: unexpected text after a %%regular expression%%");
+			goto fail;
+		}
+		return f;
 	}
 	if (*p != '{') {
 		if (parse_terms(f, p, err) < 0)
@@ -471,9 +557,11 @@ static bool eval_cmp(const struct node *n, json_t *doc)
 		case OP_GE: return d >= n->num;
 		default: eq = d == n->num; break;
 		}
-	} else if (json_is_string(v) && (n->op == OP_EQ || n->op == OP_NE)) {
+	} else if (json_is_string(v) && n->re) {
+		eq = rx_search(n->re, json_string_value(v), json_string_length(v));
+	} else if (json_is_string(v) && (n->op == OP_EQ || n->op == OP_NE) && n->str) {
 		eq = glob(n->str, json_string_value(v), json_string_length(v));
-	} else if (json_is_boolean(v) && (n->op == OP_EQ || n->op == OP_NE)) {
+	} else if (json_is_boolean(v) && (n->op == OP_EQ || n->op == OP_NE) && n->str) {
 		eq = strcmp(n->str, json_is_true(v) ? "true" : "false") == 0;
 	} else {
 		/* Different types never compare equal; ordering needs two numbers. */
@@ -493,6 +581,8 @@ static bool eval(const struct node *n, json_t *doc)
 
 bool filter_match(const struct filter *f, const char *msg, size_t len)
 {
+	if (f->re)
+		return rx_search(f->re, msg, len);
 	if (f->json) {
 		/* Only messages that are JSON objects can match a JSON pattern. */
 		size_t i = 0;

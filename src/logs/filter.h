@@ -6,9 +6,14 @@
  *     `?ERROR ?WARN` (at least one of the ?-terms must occur), `-Exiting` (must not occur);
  *   - JSON: `{ $.level = "error" }`, `{ $.latency > 100 && $.code != 200 }`, `||`, parentheses,
  *     `=` `!=` `<` `>` `<=` `>=` on numbers, `=` `!=` on strings (with `*` wildcards), selectors
- *     `$.a.b[0].c`, and `IS NULL`, `IS TRUE`, `IS FALSE`, `NOT EXISTS`.
- * Space-delimited patterns (`[ip, user, ...]`) and regular expressions (`%...%`) are refused with
- * InvalidParameterException. */
+ *     `$.a.b[0].c`, and `IS NULL`, `IS TRUE`, `IS FALSE`, `NOT EXISTS`;
+ *   - regular expressions between percent signs: standalone, `%[Ee]rror|[Ff]ail%` (an event
+ *     matches when some part of its message does), and as the value of a JSON comparison,
+ *     `{ $.level = %^err|^warn% }` (on a string member). As CloudWatch: letters, digits, the
+ *     symbols : _ # = @ / ; , - and the operators ^ $ ? [ ] { } | \ * + . only (no parentheses,
+ *     blanks or multibyte characters; any printable character after a backslash), at most
+ *     FILTER_REGEX_MAX in a pattern. They run on common/rx.h (linear time).
+ * Space-delimited patterns (`[ip, user, ...]`) are refused with InvalidParameterException. */
 #ifndef GANTRY_LOGS_FILTER_H
 #define GANTRY_LOGS_FILTER_H
 
@@ -21,6 +26,8 @@
 #define FILTER_PATTERN_MAX 1024
 /* Parenthesis nesting accepted in a JSON pattern (bounds the parser's recursion). */
 #define FILTER_DEPTH_MAX 32
+/* CloudWatch: at most 2 regular expressions in one filter pattern. */
+#define FILTER_REGEX_MAX 2
 
 struct filter;
 

@@ -253,6 +253,15 @@ fl '{ $.latency <= 50 || $.level = "error" }' "['{\"level\":\"error\",\"latency\
 fl '{ $.user.id = 7 && $.level != "error" }' "['{\"level\":\"warning\",\"latency\":150,\"user\":{\"id\":7}}']"
 fails_with "a malformed JSON pattern" InvalidParameterException \
 	aws1 logs filter-log-events --log-group-name $G --filter-pattern '{ $.level = }'
+# CloudWatch's %regex% patterns: found anywhere in the message, or as a JSON string value
+fl '%ERROR|WARN%' "['ERROR disk full', 'WARN low memory', 'ERROR Exiting now']"
+fl '%^[EI][NR][FR]O.?.[ad]%' "['ERROR disk full', 'INFO all good']" aws2
+fl '%latency.:\d{3},%' "['{\"level\":\"error\",\"latency\":250,\"user\":{\"id\":7}}', '{\"level\":\"warning\",\"latency\":150,\"user\":{\"id\":7}}']"
+fl '{ $.level = %^warn|^inf% && $.latency < 100 }' "['{\"level\":\"info\",\"latency\":50,\"user\":{\"id\":8}}']" aws2
+fails_like "a %regex% with parentheses is refused as CloudWatch refuses it" InvalidParameterException \
+	"found '\('" aws1 logs filter-log-events --log-group-name $G --filter-pattern '%(ERROR)%'
+fails_like "a %regex% that cannot compile names why" InvalidParameterException \
+	"a bracket expression is not closed" aws2 logs filter-log-events --log-group-name $G --filter-pattern '%[ERROR%'
 ok "filter-log-events across streams by prefix" aws2 logs filter-log-events --log-group-name $G \
 	--log-stream-name-prefix web --filter-pattern '"event 0999"'
 check "prefix selects web-*; 10 matches" jtrue "$TMP/out" "len(d['events']) == 10 and {e['logStreamName'] for e in d['events']} == {'web-1'} and sorted(s['logStreamName'] for s in d['searchedLogStreams']) == ['web-1', 'web-2']"

@@ -39,6 +39,19 @@ static void refused(const char *pattern)
 	err_free(e);
 }
 
+static void refused_with(const char *pattern, const char *needle)
+{
+	struct err *e = NULL;
+	struct filter *f = filter_parse(pattern, &e);
+	if (f)
+		fail_msg("pattern '%s' was accepted", pattern);
+	assert_non_null(e);
+	assert_int_equal(e->kind, ERR_INVALID_PARAM);
+	if (!strstr(e->msg, needle))
+		fail_msg("pattern '%s': message \"%s\" lacks \"%s\"", pattern, e->msg, needle);
+	err_free(e);
+}
+
 static void test_empty(void **state)
 {
 	(void)state;
@@ -121,13 +134,49 @@ static void test_refused(void **state)
 	free(big);
 }
 
+/* CloudWatch's %regex% patterns: standalone (found anywhere in the message) and as a JSON value. */
+static void test_regex(void **state)
+{
+	(void)state;
+	/* the examples of CloudWatch's "Supported regular expressions syntax" */
+	assert_true(m("%AUTHORIZED%", "[ERROR 401] UNAUTHORIZED REQUEST"));
+	assert_true(m("%AUTHORIZED%", "[SUCCESS 200] AUTHORIZED REQUEST"));
+	assert_true(m("%\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}%", "client 192.168.0.12 connected"));
+	assert_false(m("%\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}%", "client 192.168.0 connected"));
+	assert_true(m("%[Ee]rror|[Ff]ail%", "Fail: disk"));
+	assert_true(m(" %[Ee]rror|[Ff]ail% ", "an error"));
+	assert_false(m("%[Ee]rror|[Ff]ail%", "ERROR"));
+	assert_true(m("%^[hc]at%", "cat on the mat"));
+	assert_false(m("%^[hc]at%", "the cat"));
+	assert_true(m("%[hc]at$%", "the hat"));
+	assert_true(m("%colou?r%", "color"));
+	assert_true(m("%a{3,5}%", "xaaax"));
+	assert_false(m("%a{3,5}%", "xaax"));
+	assert_true(m("%user=\\w+;id:#\\d+@/api,v-1%", "user=bob;id:#42@/api,v-1"));
+	assert_true(m("%\\(x\\)%", "f(x)"));
+	/* as the value of a JSON comparison */
+	assert_true(m("{ $.level = %^err|^warn% }", "{\"level\": \"warning\"}"));
+	assert_false(m("{ $.level = %^err|^warn% }", "{\"level\": \"info\"}"));
+	assert_true(m("{ $.level != %^err% }", "{\"level\": \"info\"}"));
+	assert_false(m("{ $.level = %1% }", "{\"level\": 1}")); /* strings only */
+	assert_true(m("{ $.a = %x% && $.b = %^y$% }", "{\"a\": \"axb\", \"b\": \"y\"}"));
+	refused_with("%(a)%", "found '('");
+	refused_with("%a b%", "found ' '");
+	refused_with("%caf\xc3\xa9%", "found '?'");
+	refused_with("%abc", "no closing '%'");
+	refused_with("%%", "empty");
+	refused_with("%a% b", "unexpected text after");
+	refused_with("%a**%", "a repetition operator cannot follow another");
+	refused_with("%[a%", "a bracket expression is not closed");
+	refused_with("{ $.a = %x% || $.b = %y% || $.c = %z% }", "at most 2 regular expressions");
+	refused_with("{ $.a > %1% }", "= or != only");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_empty),
-		cmocka_unit_test(test_terms),
-		cmocka_unit_test(test_json),
-		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_empty),	cmocka_unit_test(test_terms), cmocka_unit_test(test_json),
+		cmocka_unit_test(test_refused), cmocka_unit_test(test_regex),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
