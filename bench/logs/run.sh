@@ -4,7 +4,7 @@
 # the ingest rate end to end (from the first request to the moment the last event is readable with
 # GetLogEvents: PutLogEvents answers only once the events are durable, and durable events are
 # readable), then FilterLogEvents latency over all of them: a term matching 0.001 % of the events,
-# a JSON selector over every event, a narrow time range, and the whole group unfiltered
+# a JSON selector over every event, a %regex% pattern, a narrow time range, and the whole group unfiltered
 # (the latency of the complete paginated read, as `aws logs filter-log-events` does it).
 # Settings: BENCH_EVENTS, BENCH_WRITERS (4), GANTRY_BIN (build/gantry).
 set -euo pipefail
@@ -88,20 +88,25 @@ print("  PutLogEvents latency per 10,000-event batch: p50 %.0f ms, p99 %.0f ms" 
 def filt(desc, **kw):
     s = time.perf_counter()
     pages = found = 0
+    longest = 0.0
     tok = None
     while True:
         if tok:
             kw["nextToken"] = tok
+        cs = time.perf_counter()
         r = c.filter_log_events(logGroupName=G, **kw)
+        longest = max(longest, time.perf_counter() - cs)
         pages += 1
         found += len(r["events"])
         tok = r.get("nextToken")
         if not tok:
             break
     e = time.perf_counter() - s
-    print("FilterLogEvents %-42s %7d events found, %4d pages, %8.1f ms total" % (desc, found, pages, e * 1000))
+    print("FilterLogEvents %-42s %7d events found, %4d pages, %8.1f ms total, longest call %5.1f ms"
+          % (desc, found, pages, e * 1000, longest * 1000))
 filt("term 'NEEDLE' over %d events:" % n, filterPattern="NEEDLE")
 filt("JSON { $.level = \"error\" && $.latency > 990 }:", filterPattern='{ $.level = "error" && $.latency > 990 }')
+filt("regex %%^NEEDLE\\D+\\d+7$%%:", filterPattern=r"%^NEEDLE\D+\d+7$%")
 filt("time range of 100 ms (sparse index):", startTime=t0ms + 100000, endTime=t0ms + 100100)
 filt("no pattern, whole group:")
 EOF

@@ -31,10 +31,13 @@
 /* GetLogEvents / FilterLogEvents: at most 10,000 events or 1 MB per answer. */
 #define READ_EVENTS_MAX 10000
 #define READ_BYTES_MAX	(1024 * 1024)
-/* FilterLogEvents examines at most this many events per call, then answers with what it found and
- * a nextToken (CloudWatch too may answer a page with few or no events and a token), so that one call
- * never holds the loop for long. */
+/* FilterLogEvents examines at most this many events, for at most this long, per call, then answers
+ * with what it found and a nextToken (CloudWatch too may answer a page with few or no events and a
+ * token), so that one call never holds the loop for long. The clock is read every
+ * FILTER_CLOCK_EVERY events: each call goes at least that far. */
 #define FILTER_SCAN_MAX	   200000
+#define FILTER_TIME_MAX_MS 50
+#define FILTER_CLOCK_EVERY 1024
 #define FILTER_STREAMS_MAX 100 /* logStreamNames */
 #define DESCRIBE_MAX	   50
 #define NAME_MAX_LEN	   512
@@ -1198,18 +1201,27 @@ static int op_filter_log_events(struct api_call *call, json_t *in, json_t **out,
 	json_t *events = json_array();
 	*out = json_pack("{s:o, s:o}", "events", events, "searchedLogStreams", searched);
 	size_t count = 0, bytes = 0, examined = 0;
-	char *next = NULL;
+	uint64_t deadline = clock_mono_ms() + FILTER_TIME_MAX_MS;
+	/* the last event examined, from which the nextToken goes on */
+	bool have_last = false;
+	int64_t last_ts = 0;
+	uint64_t last_seq = 0;
+	const char *last_stream = NULL;
 	while (nh > 0) {
 		struct cursor *c = heap[0];
 		const struct logstore_event *ev = &c->ev;
 		if (!after || after_token(ev->timestamp, c->s->name, ev->seq, tts, tname, tseq)) {
 			if (count == (size_t)limit ||
 			    (count > 0 && bytes + ev->len + LOGS_PUT_EVENT_OVERHEAD > READ_BYTES_MAX) ||
-			    examined == FILTER_SCAN_MAX)
+			    examined == FILTER_SCAN_MAX ||
+			    (examined % FILTER_CLOCK_EVERY == 0 && examined > 0 &&
+			     clock_mono_ms() >= deadline))
 				break;
 			examined++;
-			free(next);
-			next = xasprintf("%" PRId64 " %" PRIu64 " %s", ev->timestamp, ev->seq, c->s->name);
+			have_last = true;
+			last_ts = ev->timestamp;
+			last_seq = ev->seq;
+			last_stream = c->s->name;
 			if (filter_match(f, ev->msg, ev->len)) {
 				json_t *e = event_json(ev);
 				char *id = xasprintf("%020" PRId64 "%020" PRIu64 "%04zu", ev->timestamp,
@@ -1224,7 +1236,6 @@ static int op_filter_log_events(struct api_call *call, json_t *in, json_t **out,
 		}
 		int r = logstore_iter_next(c->it, &c->ev, NULL, err);
 		if (r < 0) {
-			free(next);
 			json_decref(*out);
 			*out = NULL;
 			goto out;
@@ -1235,9 +1246,11 @@ static int op_filter_log_events(struct api_call *call, json_t *in, json_t **out,
 		}
 		heap_down(heap, nh, 0);
 	}
-	if (nh > 0 && next)
+	if (nh > 0 && have_last) {
+		char *next = xasprintf("%" PRId64 " %" PRIu64 " %s", last_ts, last_seq, last_stream);
 		page_set_token(*out, next);
-	free(next);
+		free(next);
+	}
 	rc = 0;
 out:
 	for (size_t i = 0; i < ncur; i++)
