@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,10 +40,22 @@ struct node {
 	double num;
 	char *str;
 	struct rx *re; /* = %regex% / != %regex% */
+	/* space-delimited patterns: the field compared, by name until resolved to its index */
+	char *fname;
+	size_t field;
+};
+
+/* A field of a space-delimited pattern: a name, or NULL for the ellipsis. */
+struct sfield {
+	char *name;
 };
 
 struct filter {
 	bool json;
+	bool delimited;
+	struct sfield *fields;
+	size_t nfields;
+	size_t ellipsis; /* index of the ... field, or SIZE_MAX */
 	struct term *terms;
 	size_t nterms;
 	bool any_optional;
@@ -61,6 +74,7 @@ static void node_free(struct node *n)
 	free(n->steps);
 	free(n->str);
 	rx_free(n->re);
+	free(n->fname);
 	free(n);
 }
 
@@ -73,6 +87,9 @@ void filter_free(struct filter *f)
 	free(f->terms);
 	node_free(f->root);
 	rx_free(f->re);
+	for (size_t i = 0; i < f->nfields; i++)
+		free(f->fields[i].name);
+	free(f->fields);
 	free(f);
 }
 
@@ -308,6 +325,27 @@ static int parse_value(struct parser *ps, struct node *n)
 	return 0;
 }
 
+/* A comparison operator at ps->p: = (or ==), !=, <, >, <=, >=. */
+static int parse_op(struct parser *ps, enum cmp_op *op)
+{
+	const char *p = ps->p;
+	if (p[0] == '!' && p[1] == '=')
+		*op = OP_NE, ps->p += 2;
+	else if (p[0] == '<' && p[1] == '=')
+		*op = OP_LE, ps->p += 2;
+	else if (p[0] == '>' && p[1] == '=')
+		*op = OP_GE, ps->p += 2;
+	else if (p[0] == '=')
+		*op = OP_EQ, ps->p += 1 + (p[1] == '=');
+	else if (p[0] == '<')
+		*op = OP_LT, ps->p++;
+	else if (p[0] == '>')
+		*op = OP_GT, ps->p++;
+	else
+		return perr(ps, "expected a comparison operator (=, !=, <, >, <=, >=)");
+	return 0;
+}
+
 static struct node *parse_or(struct parser *ps);
 
 static struct node *parse_primary(struct parser *ps)
@@ -337,7 +375,6 @@ static struct node *parse_primary(struct parser *ps)
 	if (parse_selector(ps, n) < 0)
 		goto fail;
 	skip(ps);
-	const char *p = ps->p;
 	if (match_kw(ps, "IS")) {
 		skip(ps);
 		if (match_kw(ps, "NULL"))
@@ -361,22 +398,8 @@ static struct node *parse_primary(struct parser *ps)
 		n->op = OP_NOT_EXISTS;
 		return n;
 	}
-	if (p[0] == '!' && p[1] == '=')
-		n->op = OP_NE, ps->p += 2;
-	else if (p[0] == '<' && p[1] == '=')
-		n->op = OP_LE, ps->p += 2;
-	else if (p[0] == '>' && p[1] == '=')
-		n->op = OP_GE, ps->p += 2;
-	else if (p[0] == '=')
-		n->op = OP_EQ, ps->p += 1 + (p[1] == '=');
-	else if (p[0] == '<')
-		n->op = OP_LT, ps->p++;
-	else if (p[0] == '>')
-		n->op = OP_GT, ps->p++;
-	else {
-		perr(ps, "expected a comparison operator (=, !=, <, >, <=, >=)");
+	if (parse_op(ps, &n->op) < 0)
 		goto fail;
-	}
 	if (parse_value(ps, n) < 0)
 		goto fail;
 	if (n->op != OP_EQ && n->op != OP_NE && !n->is_num && !n->re) {
@@ -433,6 +456,198 @@ static struct node *parse_or(struct parser *ps)
 	return l;
 }
 
+/* --- space-delimited patterns --- */
+
+static bool sd_name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+	       c == '-' || c == '.';
+}
+
+/* NAME op VALUE, where NAME is implicit (the field being declared) for the first comparison. */
+static struct node *sd_primary(struct parser *ps, const char *implicit)
+{
+	struct node *n = xcalloc(1, sizeof(*n));
+	n->kind = N_CMP;
+	skip(ps);
+	if (implicit) {
+		n->fname = xstrdup(implicit);
+	} else {
+		const char *b = ps->p;
+		while (sd_name_char(*ps->p))
+			ps->p++;
+		if (ps->p == b) {
+			perr(ps, "expected a field name after && or ||");
+			goto fail;
+		}
+		n->fname = xstrndup(b, (size_t)(ps->p - b));
+		skip(ps);
+	}
+	if (parse_op(ps, &n->op) < 0)
+		goto fail;
+	skip(ps);
+	if (*ps->p == '%') {
+		if (n->op != OP_EQ && n->op != OP_NE) {
+			perr(ps, "a %regular expression% compares with = or != only");
+			goto fail;
+		}
+		if (read_regex(&ps->p, &n->re, &ps->nregex, ps->err) < 0)
+			goto fail;
+		return n;
+	}
+	if (*ps->p == '"') {
+		size_t len;
+		if (read_quoted(&ps->p, &n->str, &len, ps->err) < 0)
+			goto fail;
+	} else {
+		const char *b = ps->p;
+		while (*ps->p && !is_blank(*ps->p) && !strchr(",]&|", *ps->p))
+			ps->p++;
+		if (ps->p == b) {
+			perr(ps, "a comparison needs a value");
+			goto fail;
+		}
+		n->str = xstrndup(b, (size_t)(ps->p - b));
+		char *end;
+		double d = strtod(n->str, &end);
+		if (*end == 0 && isfinite(d) &&
+		    (n->str[0] == '-' || (n->str[0] >= '0' && n->str[0] <= '9'))) {
+			n->is_num = true;
+			n->num = d;
+		}
+	}
+	if (n->op != OP_EQ && n->op != OP_NE && !n->is_num) {
+		perr(ps, "<, >, <= and >= compare numbers only");
+		goto fail;
+	}
+	return n;
+fail:
+	node_free(n);
+	return NULL;
+}
+
+static struct node *sd_join(enum node_kind kind, struct node *l, struct node *r)
+{
+	struct node *n = xcalloc(1, sizeof(*n));
+	n->kind = kind;
+	n->l = l;
+	n->r = r;
+	return n;
+}
+
+static struct node *sd_and(struct parser *ps, const char *implicit)
+{
+	struct node *l = sd_primary(ps, implicit);
+	while (l) {
+		skip(ps);
+		if (ps->p[0] != '&' || ps->p[1] != '&')
+			break;
+		ps->p += 2;
+		struct node *r = sd_primary(ps, NULL);
+		if (!r) {
+			node_free(l);
+			return NULL;
+		}
+		l = sd_join(N_AND, l, r);
+	}
+	return l;
+}
+
+static struct node *sd_or(struct parser *ps, const char *implicit)
+{
+	struct node *l = sd_and(ps, implicit);
+	while (l) {
+		skip(ps);
+		if (ps->p[0] != '|' || ps->p[1] != '|')
+			break;
+		ps->p += 2;
+		struct node *r = sd_and(ps, NULL);
+		if (!r) {
+			node_free(l);
+			return NULL;
+		}
+		l = sd_join(N_OR, l, r);
+	}
+	return l;
+}
+
+/* Points every comparison at the index of the field it names. */
+static int sd_resolve(struct parser *ps, const struct filter *f, struct node *n)
+{
+	if (!n)
+		return 0;
+	if (n->kind != N_CMP)
+		return sd_resolve(ps, f, n->l) < 0 ? -1 : sd_resolve(ps, f, n->r);
+	for (size_t i = 0; i < f->nfields; i++) {
+		if (f->fields[i].name && !strcmp(f->fields[i].name, n->fname)) {
+			n->field = i;
+			return 0;
+		}
+	}
+	return err_set(ps->err, ERR_INVALID_PARAM,
+		       "Invalid filter pattern: a condition names `%s`, which is not a field of the pattern",
+		       n->fname);
+}
+
+/* [field, field=value, ..., field>=1&&field<=9, ...]; p is just past the '['. */
+static int parse_delimited(struct filter *f, const char *p, struct err **err)
+{
+	struct parser ps = {.p = p, .err = err};
+	size_t cap = 0;
+	f->delimited = true;
+	f->ellipsis = SIZE_MAX;
+	for (;;) {
+		struct sfield fd = {0};
+		skip(&ps);
+		if (!strncmp(ps.p, "...", 3)) {
+			if (f->ellipsis != SIZE_MAX)
+				return perr(&ps, "a space-delimited pattern may hold one ... only");
+			ps.p += 3;
+			f->ellipsis = f->nfields;
+		} else {
+			const char *b = ps.p;
+			while (sd_name_char(*ps.p))
+				ps.p++;
+			if (ps.p == b)
+				return perr(&ps, "expected a field name or ... in a space-delimited pattern");
+			fd.name = xstrndup(b, (size_t)(ps.p - b));
+			for (size_t i = 0; i < f->nfields; i++) {
+				if (f->fields[i].name && !strcmp(f->fields[i].name, fd.name)) {
+					free(fd.name);
+					return perr(
+						&ps,
+						"a field name appears twice in a space-delimited pattern");
+				}
+			}
+		}
+		if (f->nfields == cap) {
+			cap = cap ? 2 * cap : 8;
+			f->fields = xrealloc(f->fields, cap * sizeof(*f->fields));
+		}
+		f->fields[f->nfields++] = fd;
+		skip(&ps);
+		if (fd.name && *ps.p && strchr("=!<>", *ps.p)) {
+			struct node *c = sd_or(&ps, fd.name);
+			if (!c)
+				return -1;
+			f->root = f->root ? sd_join(N_AND, f->root, c) : c;
+			skip(&ps);
+		}
+		if (*ps.p == ',') {
+			ps.p++;
+			continue;
+		}
+		if (*ps.p == ']')
+			break;
+		return perr(&ps, "expected ',' or ']' after a field of a space-delimited pattern");
+	}
+	ps.p++;
+	skip(&ps);
+	if (*ps.p)
+		return perr(&ps, "unexpected text after ']'");
+	return sd_resolve(&ps, f, f->root);
+}
+
 struct filter *filter_parse(const char *pattern, struct err **err)
 {
 	struct filter *f = xcalloc(1, sizeof(*f));
@@ -445,9 +660,9 @@ struct filter *filter_parse(const char *pattern, struct err **err)
 	while (is_blank(*p))
 		p++;
 	if (*p == '[') {
-		err_set(err, ERR_INVALID_PARAM,
-			"Invalid filter pattern: space-delimited patterns are not supported");
-		goto fail;
+		if (parse_delimited(f, p + 1, err) < 0)
+			goto fail;
+		return f;
 	}
 	if (*p == '%') {
 		int nregex = 0;
@@ -579,8 +794,114 @@ static bool eval(const struct node *n, json_t *doc)
 	}
 }
 
+/* A field of a message: a run of non-blanks, or what is between "..." or [...] (without them). */
+struct slice {
+	const char *p;
+	size_t n;
+};
+
+static size_t split_fields(const char *msg, size_t len, struct slice **out)
+{
+	size_t n = 0, cap = 0, i = 0;
+	*out = NULL;
+	for (;;) {
+		while (i < len && (msg[i] == ' ' || msg[i] == '\t'))
+			i++;
+		if (i == len)
+			break;
+		struct slice sl;
+		char close = msg[i] == '"' ? '"' : msg[i] == '[' ? ']' : 0;
+		if (close) {
+			const char *e = memchr(msg + i + 1, close, len - i - 1);
+			size_t end = e ? (size_t)(e - msg) : len;
+			sl = (struct slice){msg + i + 1, end - i - 1};
+			i = e ? end + 1 : len;
+		} else {
+			size_t b = i;
+			while (i < len && msg[i] != ' ' && msg[i] != '\t')
+				i++;
+			sl = (struct slice){msg + b, i - b};
+		}
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			*out = xrealloc(*out, cap * sizeof(**out));
+		}
+		(*out)[n++] = sl;
+	}
+	return n;
+}
+
+static bool slice_number(struct slice s, double *d)
+{
+	char tmp[64], *end;
+	if (s.n == 0 || s.n >= sizeof(tmp) || !(s.p[0] == '-' || (s.p[0] >= '0' && s.p[0] <= '9')))
+		return false;
+	memcpy(tmp, s.p, s.n);
+	tmp[s.n] = 0;
+	*d = strtod(tmp, &end);
+	return *end == 0 && isfinite(*d);
+}
+
+static bool eval_field(const struct node *n, const struct slice *fields)
+{
+	switch (n->kind) {
+	case N_AND: return eval_field(n->l, fields) && eval_field(n->r, fields);
+	case N_OR: return eval_field(n->l, fields) || eval_field(n->r, fields);
+	default: break;
+	}
+	struct slice v = fields[n->field];
+	bool eq;
+	double d;
+	if (n->re) {
+		eq = rx_search(n->re, v.p, v.n);
+	} else if (n->is_num && slice_number(v, &d)) {
+		switch (n->op) {
+		case OP_LT: return d < n->num;
+		case OP_GT: return d > n->num;
+		case OP_LE: return d <= n->num;
+		case OP_GE: return d >= n->num;
+		default: eq = d == n->num; break;
+		}
+	} else if (n->op == OP_EQ || n->op == OP_NE) {
+		eq = glob(n->str, v.p, v.n);
+	} else {
+		return false; /* ordering needs a number */
+	}
+	return n->op == OP_NE ? !eq : eq;
+}
+
+static bool match_delimited(const struct filter *f, const char *msg, size_t len)
+{
+	struct slice *tok, *fields = NULL;
+	size_t ntok = split_fields(msg, len, &tok);
+	bool ok = false;
+	if (f->ellipsis == SIZE_MAX ? ntok != f->nfields : ntok < f->nfields - 1)
+		goto out;
+	if (!f->root) {
+		ok = true;
+		goto out;
+	}
+	/* fields before the ellipsis from the start, those after it from the end */
+	fields = xmalloc(f->nfields * sizeof(*fields));
+	for (size_t i = 0; i < f->nfields; i++) {
+		if (i == f->ellipsis)
+			fields[i] = (struct slice){"", 0};
+		else if (f->ellipsis == SIZE_MAX || i < f->ellipsis)
+			fields[i] = tok[i];
+		else
+			fields[i] = tok[ntok - (f->nfields - i)];
+	}
+	ok = eval_field(f->root, fields);
+out:
+	free(fields);
+	free(tok);
+	return ok;
+}
+
 bool filter_match(const struct filter *f, const char *msg, size_t len)
 {
+	if (f->delimited)
+		return match_delimited(f, msg, len);
 	if (f->re)
 		return rx_search(f->re, msg, len);
 	if (f->json) {

@@ -13,7 +13,13 @@
  *     symbols : _ # = @ / ; , - and the operators ^ $ ? [ ] { } | \ * + . only (no parentheses,
  *     blanks or multibyte characters; any printable character after a backslash), at most
  *     FILTER_REGEX_MAX in a pattern. They run on common/rx.h (linear time).
- * Space-delimited patterns (`[ip, user, ...]`) are refused with InvalidParameterException. */
+ *   - space-delimited: `[ip, user, username, timestamp, request, status_code=4*, bytes]` splits
+ *     the message at blanks (what is between "..." or [...] is one field, without them) and
+ *     matches when there are as many fields as named; one `...` stands for any number of fields
+ *     (those after it count from the end). A field may carry a condition: `=` `!=` with a value
+ *     (`*` wildcards), a "quoted value" or a %regex%, `<` `>` `<=` `>=` with a number (a field that
+ *     is not a number fails them), joined with && and || (&& binds tighter), each comparison
+ *     naming a field of the pattern: `status>=400&&status<=499`. */
 #ifndef GANTRY_LOGS_FILTER_H
 #define GANTRY_LOGS_FILTER_H
 

@@ -262,6 +262,39 @@ fails_like "a %regex% with parentheses is refused as CloudWatch refuses it" Inva
 	"found '\('" aws1 logs filter-log-events --log-group-name $G --filter-pattern '%(ERROR)%'
 fails_like "a %regex% that cannot compile names why" InvalidParameterException \
 	"a bracket expression is not closed" aws2 logs filter-log-events --log-group-name $G --filter-pattern '%[ERROR%'
+# space-delimited patterns over an access log, in a group of its own
+AG=/e2e/access
+ok "create a group for access logs" aws2 logs create-log-group --log-group-name $AG
+ok "... and a stream" aws1 logs create-log-stream --log-group-name $AG --log-stream-name httpd
+python3 - "$TMP/a.json" "$NOW" <<'EOF2'
+import json, sys
+now = int(sys.argv[2])
+lines = ['127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326',
+         '10.0.0.7 - - [10/Oct/2000:13:55:37 -0700] "GET /missing HTTP/1.1" 404 209',
+         '10.0.0.8 - ann [10/Oct/2000:13:55:38 -0700] "POST /api/items HTTP/1.1" 503 17',
+         'a line that is not an access log']
+json.dump([{"timestamp": now - 4000 + i, "message": m} for i, m in enumerate(lines)], open(sys.argv[1], "w"))
+EOF2
+ok "put the access log" aws1 logs put-log-events --log-group-name $AG --log-stream-name httpd --log-events "file://$TMP/a.json"
+fa() { # pattern expected-statuses(python list) [cli]
+	local cli=${3:-aws1}
+	T_N=$((T_N + 1))
+	if $cli logs filter-log-events --log-group-name $AG --filter-pattern "$1" >"$TMP/fa.json" 2>"$TMP/err" &&
+		jtrue "$TMP/fa.json" "[e['message'].split()[-2] for e in d['events']] == $2"; then
+		echo "ok $T_N - filter-log-events ($cli) '$1'"
+	else
+		echo "not ok $T_N - filter-log-events ($cli) '$1'"; T_FAILED=$((T_FAILED + 1))
+		sed 's/^/#   /' "$TMP/err" "$TMP/fa.json" | head -20
+	fi
+}
+fa '[ip, user, username, timestamp, request, status_code, bytes]' "['200', '404', '503']"
+fa '[ip, user, username, timestamp, request, status_code=4*, bytes]' "['404']" aws2
+fa '[..., status_code>=400&&status_code<=599, bytes]' "['404', '503']"
+fa '[ip, user, username!=-, ..., status_code, bytes<1000]' "['503']" aws2
+fa '[ip=%^10\.%, ..., request=*POST*||status_code=404, status_code, bytes]' "['404', '503']"
+fa '[ip, user, username, timestamp, request="GET /apache_pb.gif HTTP/1.0", ...]' "['200']" aws2
+fails_like "a condition naming no field of the pattern" InvalidParameterException "not a field" \
+	aws1 logs filter-log-events --log-group-name $AG --filter-pattern '[ip, status=1&&nope=2]'
 ok "filter-log-events across streams by prefix" aws2 logs filter-log-events --log-group-name $G \
 	--log-stream-name-prefix web --filter-pattern '"event 0999"'
 check "prefix selects web-*; 10 matches" jtrue "$TMP/out" "len(d['events']) == 10 and {e['logStreamName'] for e in d['events']} == {'web-1'} and sorted(s['logStreamName'] for s in d['searchedLogStreams']) == ['web-1', 'web-2']"

@@ -18,6 +18,8 @@ static const char *const msgs[] = {
 	"{\"level\":\"error\",\"latency\":150,\"user\":{\"id\":7,\"name\":\"ann\"},\"tags\":[\"a\",\"b\"],"
 	"\"ok\":false,\"nothing\":null}",
 	"{\"a\":{\"b\":[1,2,{\"c\":\"deep\"}]},\"n\":-1.5e3}",
+	"127.0.0.1 - frank [10/Oct/2000:13:25:15 -0700] \"GET /a.gif HTTP/1.0\" 404 1534",
+	"a \"unterminated [x y",
 	"",
 };
 

@@ -119,7 +119,6 @@ static void test_refused(void **state)
 	refused("{ $.level > \"x\" }");
 	refused("{ $.a = 1 } trailing");
 	refused("\"unterminated");
-	refused("[ip, user, status = 404]");
 	refused("{ $.a ~ 1 }");
 	refused("{ $. = 1 }");
 	char deep[200];
@@ -172,11 +171,58 @@ static void test_regex(void **state)
 	refused_with("{ $.a > %1% }", "= or != only");
 }
 
+/* Space-delimited patterns over an access log: fields by position, "..." and [...] as one field,
+ * an ellipsis, conditions with numbers, wildcards, regular expressions, && and ||. */
+static void test_delimited(void **state)
+{
+	(void)state;
+	const char *l404 =
+		"127.0.0.1 - frank [10/Oct/2000:13:25:15 -0700] \"GET /apache_pb.gif HTTP/1.0\" 404 1534";
+	const char *l200 = "10.1.2.3 - - [10/Oct/2000:13:25:16 -0700] \"POST /api/items HTTP/1.1\" 200 77";
+	const char *all = "[ip, user, username, timestamp, request, status_code, bytes]";
+	assert_true(m(all, l404));
+	assert_true(m(all, l200));
+	assert_false(m(all, "only three fields"));
+	assert_false(m("[a, b]", l404)); /* the number of fields must agree without an ellipsis */
+	assert_true(m("[ip, user, username, timestamp, request, status_code=404, bytes]", l404));
+	assert_false(m("[ip, user, username, timestamp, request, status_code=404, bytes]", l200));
+	assert_true(m("[ip, user, username, timestamp, request, status_code = 4*, bytes]", l404));
+	assert_true(m("[ip, user, username, timestamp, request=*POST*, status_code, bytes]", l200));
+	assert_true(m("[ip, user, username=frank, timestamp=*13:25:15*, ...]", l404));
+	assert_true(m("[ip=127.0.0.1, ...]", l404));
+	assert_true(m("[..., status_code>=400&&status_code<=499, bytes]", l404));
+	assert_false(m("[..., status_code>=400&&status_code<=499, bytes]", l200));
+	assert_true(m("[..., status_code=200||bytes>1000, bytes]", l404));
+	assert_true(m("[..., status_code=200||bytes>1000, bytes]", l200));
+	assert_true(m("[ip, ..., bytes<100]", l200));
+	assert_false(m("[ip, ..., bytes<100]", l404));
+	assert_true(m("[ip, user, username!=frank, ...]", l200));
+	assert_true(m("[ip=%^10\\.%, ...]", l200));
+	assert_false(m("[ip=%^10\\.%, ...]", l404));
+	assert_true(m("[ip, user, username, timestamp, request=\"POST /api/items HTTP/1.1\", ...]", l200));
+	assert_true(m("[...]", ""));
+	assert_true(m("[..., ip, user, username, timestamp, request, status_code, bytes]", l404));
+	assert_false(m("[..., x, ip, user, username, timestamp, request, status_code, bytes]", l404));
+	assert_false(m("[ip, ..., bytes>5]", "a b c word")); /* ordering needs a number */
+	/* a condition may name another field of the pattern */
+	assert_true(m("[ip, user, username, timestamp, request, status_code=404&&bytes>1000, bytes]", l404));
+	refused_with("[ip, ..., ...]", "one ... only");
+	refused_with("[ip, ip]", "appears twice");
+	refused_with("[ip, status=404&&nope=1]", "`nope`, which is not a field");
+	refused_with("[ip status]", "expected ',' or ']'");
+	refused_with("[ip,]", "expected a field name");
+	refused_with("[ip] x", "unexpected text after ']'");
+	refused_with("[ip>abc]", "compare numbers only");
+	refused_with("[ip=]", "needs a value");
+	refused_with("[ip", "expected ',' or ']'");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_empty),	cmocka_unit_test(test_terms), cmocka_unit_test(test_json),
-		cmocka_unit_test(test_refused), cmocka_unit_test(test_regex),
+		cmocka_unit_test(test_empty), cmocka_unit_test(test_terms),
+		cmocka_unit_test(test_json),  cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_regex), cmocka_unit_test(test_delimited),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
