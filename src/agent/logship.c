@@ -40,8 +40,8 @@ struct logship_stream {
 	/* Where `offset` is not a clean point (a batch filled up in the middle of a line longer than
 	 * a batch): per stream (0 stdout, 1 stderr), what of the line being written before it is not
 	 * shipped yet (less than an event), its timestamp and whether a line is open. `next` is the
-	 * same for offset + consumed, taken over once the batch in flight is delivered. Memory only:
-	 * an agent that restarts there loses that rest (less than an event per stream). */
+	 * same for offset + consumed, taken over once the batch in flight is delivered. The offset
+	 * file keeps `carry` with `offset`, so an agent that restarts there goes on with it. */
 	struct carry {
 		struct buf text[2];
 		long long ms[2];
@@ -226,27 +226,69 @@ long long logship_parse_size(const char *s)
 
 /* ---- offsets ---- */
 
+/* The offset file: the offset, then, where `offset` is inside a line longer than a batch, one
+ * record per stream with an unshipped rest: "carry K MS OPEN LEN\n" and LEN bytes of text. */
+#define OFFSET_FILE_MAX (64 + 2 * (64 + 2 * (size_t)LOGSHIP_EVENT_MAX))
+
 static void offset_load(struct logship_stream *s)
 {
-	FILE *f = fopen(s->offset_path, "r");
+	char *text = NULL;
 	long long v = 0;
-	if (f) {
-		if (fscanf(f, "%lld", &v) != 1 || v < 0)
-			v = 0;
-		fclose(f);
+	FILE *f = fopen(s->offset_path, "r");
+	if (!f)
+		goto out;
+	text = xmalloc(OFFSET_FILE_MAX + 1);
+	size_t n = fread(text, 1, OFFSET_FILE_MAX, f);
+	fclose(f);
+	text[n] = '\0';
+	char *p = text, *end;
+	v = strtoll(p, &end, 10);
+	if (end == p || *end != '\n' || v < 0) {
+		v = 0;
+		goto out;
 	}
+	p = end + 1;
+	while (p < text + n) {
+		int k, open, used = 0;
+		long long ms;
+		size_t len;
+		/* (no white space directive after LEN: the text may begin with blanks) */
+		if (sscanf(p, "carry %d %lld %d %zu%n", &k, &ms, &open, &len, &used) != 4 || !used ||
+		    p[used] != '\n' || k < 0 || k > 1 || len > (size_t)(text + n - (p + used + 1))) {
+			log_warn("logs: %s: the unshipped rest of a long line is unreadable; it is lost",
+				 s->offset_path);
+			carry_clear(&s->carry);
+			break;
+		}
+		p += used + 1;
+		buf_add(&s->carry.text[k], p, len);
+		s->carry.ms[k] = ms;
+		s->carry.open[k] = open != 0;
+		p += len + 1;
+	}
+out:
+	free(text);
 	s->offset = v;
 }
 
 static void offset_save(struct logship_stream *s)
 {
-	char text[32];
-	int n = snprintf(text, sizeof(text), "%lld\n", s->offset);
+	struct buf b = BUF_INIT;
+	buf_addf(&b, "%lld\n", s->offset);
+	for (int k = 0; k < 2; k++) {
+		if (!s->carry.open[k] && !s->carry.text[k].len)
+			continue;
+		buf_addf(&b, "carry %d %lld %d %zu\n", k, s->carry.ms[k], s->carry.open[k],
+			 s->carry.text[k].len);
+		buf_add(&b, s->carry.text[k].p, s->carry.text[k].len);
+		buf_addc(&b, '\n');
+	}
 	struct err *e = NULL;
-	if (fsx_write_file(s->offset_path, text, (size_t)n, 0600, false, &e) < 0) {
+	if (fsx_write_file(s->offset_path, b.p, b.len, 0600, false, &e) < 0) {
 		log_warn("logs: %s", e->msg);
 		err_free(e);
 	}
+	buf_release(&b);
 }
 
 /* ---- the calls ---- */

@@ -6,8 +6,8 @@
  * only delays shipping: the log file (bounded by conmon's log-size-max) is the buffer. A batch ends
  * where every line it holds is whole, except for a line longer than a batch: then the batch ends
  * inside it and the next goes on from there (what of that line is not shipped yet, less than an
- * event, is kept in memory; an agent that restarts just then loses it). Loop thread only; the
- * reads are small and from the page cache. */
+ * event, is kept with the offset, so a restart just then loses nothing either). Loop thread only;
+ * the reads are small and from the page cache. */
 #ifndef GANTRY_LOGSHIP_H
 #define GANTRY_LOGSHIP_H
 

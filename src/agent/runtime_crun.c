@@ -13,10 +13,12 @@
  *   stopped: remove them, their mounts, the network and the task's directory.
  *
  * State under STATE/crun-runtime: tasks/<task id>/ (task.json, per container <index>/ with
- * config.json, rootfs, upper, work, hosts, resolv.conf, hostname, ctr.log; volumes/<name>), netns/
- * (the namespaces), cni/ (host-local's leases), crun/ (crun.c's state). A restarted agent finds a
- * task's directory and adopts it: containers that run are watched again, those that exited
- * meanwhile are reported with the code conmon wrote. */
+ * config.json, rootfs, upper, work, hosts, resolv.conf, hostname, ctr.log with log.offset and
+ * log.target for awslogs; volumes/<name>), netns/ (the namespaces), cni/ (host-local's leases),
+ * crun/ (crun.c's state), log-spool/ (logspool.h: unshipped logs of removed task directories). A
+ * restarted agent finds a task's directory and adopts it: containers that run are watched again,
+ * those that exited meanwhile are reported with the code conmon wrote; the directories of tasks the
+ * server no longer wants are removed, their unshipped logs kept in the spool and shipped. */
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
@@ -33,6 +35,7 @@
 #include "agent/crun.h"
 #include "agent/image.h"
 #include "agent/logship.h"
+#include "agent/logspool.h"
 #include "agent/metadata.h"
 #include "agent/ocispec.h"
 #include "agent/rootfs.h"
@@ -125,7 +128,8 @@ struct crt_task {
 
 struct crt {
 	struct runtime base;
-	char *dir, *tasks_dir, *netns_dir;
+	char *dir, *tasks_dir, *netns_dir, *spool_dir;
+	struct logspool *spool; /* unshipped logs of removed task directories (with aws only) */
 	struct hcli *http;
 	struct awsc *aws;
 	struct image_store *images;
@@ -1135,6 +1139,9 @@ static void cleanup_work(struct job *j)
 		err_free(e), e = NULL;
 	}
 	free(cg);
+	/* what a container printed and is not shipped yet outlives its directory */
+	for (size_t i = 0; i < t->n; i++)
+		logspool_keep(rt->spool_dir, t->c[i].dir, t->c[i].id);
 	if (unpack_remove_tree(t->dir, &e) < 0) {
 		log_warn("task %s: %s", t->id, e->msg);
 		err_free(e), e = NULL;
@@ -1144,6 +1151,8 @@ static void cleanup_work(struct job *j)
 static void cleanup_done(struct job *j)
 {
 	j->t->cleaned = true;
+	if (!j->t->rt->closing)
+		logspool_drain(j->t->rt->spool);
 }
 
 /* ---- orphans: what an earlier agent left of tasks nobody claims ---- */
@@ -1225,6 +1234,8 @@ static void sweep_done(uv_work_t *w, int status)
 	(void)status;
 	struct sweep *sw = w->data;
 	sw->rt->sweeping = false;
+	if (!sw->rt->closing)
+		logspool_drain(sw->rt->spool);
 	for (size_t i = 0; i < sw->n; i++)
 		free(sw->ids[i]);
 	free(sw->ids);
@@ -1363,7 +1374,7 @@ static void logs_start(struct crt_cont *c)
 		return;
 	}
 	char *stream = prefix ? xasprintf("%s/%s/%s", prefix, c->name, t->id) : xstrdup(c->id);
-	char *log = xasprintf("%s/ctr.log", c->dir), *off = xasprintf("%s/log.offset", c->dir);
+	char *log = xasprintf("%s/" LOGSPOOL_LOG, c->dir), *off = xasprintf("%s/" LOGSPOOL_OFFSET, c->dir);
 	mkdir(t->dir, 0700);
 	mkdir(c->dir, 0700);
 	const char *mode = def_str(opts, "mode"), *mbs = def_str(opts, "max-buffer-size");
@@ -1379,6 +1390,12 @@ static void logs_start(struct crt_cont *c)
 		return;
 	}
 	c->logs = 1;
+	struct err *e = NULL;
+	if (logspool_write_target(c->dir, &lt, &e) < 0) {
+		/* only a cleanup before all is shipped needs it */
+		log_warn("task %s: %s", t->id, e->msg);
+		err_free(e);
+	}
 	c->ship = logship_start(t->rt->base.loop, t->rt->aws, log, off, &lt, on_logs_ready, c);
 	free(stream), free(log), free(off);
 }
@@ -1746,6 +1763,8 @@ static void crt_close(struct runtime *base)
 	if (rt->closing)
 		return;
 	rt->closing = true;
+	logspool_free(rt->spool); /* what it did not ship stays for the next agent */
+	rt->spool = NULL;
 	crunrt_watch_close(rt->watch);
 	rt->watch = NULL;
 	metadata_srv_close(rt->meta);
@@ -1769,7 +1788,7 @@ static void crt_free(struct runtime *base)
 	crunrt_cgroups_release(&rt->cg);
 	cni_net_free(rt->net);
 	hmap_free(rt->by_id);
-	free(rt->dir), free(rt->tasks_dir), free(rt->netns_dir), free(rt->host_resolv);
+	free(rt->dir), free(rt->tasks_dir), free(rt->netns_dir), free(rt->spool_dir), free(rt->host_resolv);
 	free(rt);
 }
 
@@ -1797,6 +1816,7 @@ struct runtime *runtime_crun_new(uv_loop_t *loop, const struct runtime_crun_opts
 		rt->dir = xasprintf("%s/crun-runtime", o->state_dir);
 	rt->tasks_dir = xasprintf("%s/tasks", rt->dir);
 	rt->netns_dir = xasprintf("%s/netns", rt->dir);
+	rt->spool_dir = xasprintf("%s/log-spool", rt->dir);
 	char *crun_state = xasprintf("%s/crun", rt->dir), *ipam = xasprintf("%s/cni", rt->dir),
 	     *images = xasprintf("%s/images", rt->dir);
 	struct cni_conf cc = {.ipam_dir = ipam, .bridge = o->bridge, .subnet = o->subnet};
@@ -1820,6 +1840,10 @@ struct runtime *runtime_crun_new(uv_loop_t *loop, const struct runtime_crun_opts
 	    !(rt->aws = awsc_new(rt->http, o->server, o->access_key, o->secret,
 				 o->region ? o->region : "us-east-1", err)))
 		goto fail;
+	/* logs an earlier agent could not ship before their task's directory went */
+	if (rt->aws && !(rt->spool = logspool_new(loop, rt->aws, rt->spool_dir, err)))
+		goto fail;
+	logspool_drain(rt->spool);
 	struct image_store_opts io = {.server = o->server, .aws = rt->aws};
 	if (o->pull_behavior && image_pull_policy_parse(o->pull_behavior, &io.policy, err) < 0)
 		goto fail;

@@ -35,7 +35,7 @@ cleanup() {
 		kill "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
-	rm -rf "$TMP"
+	if [ -n "${GANTRY_E2E_KEEP:-}" ]; then echo "# kept $TMP (GANTRY_E2E_KEEP)" >&2; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
 
