@@ -412,48 +412,53 @@ fail:
 	return NULL;
 }
 
-static struct node *parse_and(struct parser *ps)
+static struct node *join(enum node_kind kind, struct node *l, struct node *r)
 {
-	struct node *l = parse_primary(ps);
+	struct node *n = xcalloc(1, sizeof(*n));
+	n->kind = kind;
+	n->l = l;
+	n->r = r;
+	return n;
+}
+
+/* An operand of && / ||: implicit is the field a space-delimited condition starts with (its first
+ * comparison does not name it), NULL otherwise. */
+typedef struct node *(*operand_fn)(struct parser *ps, const char *implicit);
+
+/* operand { op operand }, left-associative, as `kind` nodes (op: "&&" or "||"). */
+static struct node *binary(struct parser *ps, const char *implicit, const char *op, enum node_kind kind,
+			   operand_fn operand)
+{
+	struct node *l = operand(ps, implicit);
 	while (l) {
 		skip(ps);
-		if (ps->p[0] != '&' || ps->p[1] != '&')
+		if (strncmp(ps->p, op, 2) != 0)
 			break;
 		ps->p += 2;
-		struct node *r = parse_primary(ps);
+		struct node *r = operand(ps, NULL);
 		if (!r) {
 			node_free(l);
 			return NULL;
 		}
-		struct node *n = xcalloc(1, sizeof(*n));
-		n->kind = N_AND;
-		n->l = l;
-		n->r = r;
-		l = n;
+		l = join(kind, l, r);
 	}
 	return l;
 }
 
+static struct node *json_primary(struct parser *ps, const char *implicit)
+{
+	(void)implicit;
+	return parse_primary(ps);
+}
+
+static struct node *json_and(struct parser *ps, const char *implicit)
+{
+	return binary(ps, implicit, "&&", N_AND, json_primary);
+}
+
 static struct node *parse_or(struct parser *ps)
 {
-	struct node *l = parse_and(ps);
-	while (l) {
-		skip(ps);
-		if (ps->p[0] != '|' || ps->p[1] != '|')
-			break;
-		ps->p += 2;
-		struct node *r = parse_and(ps);
-		if (!r) {
-			node_free(l);
-			return NULL;
-		}
-		struct node *n = xcalloc(1, sizeof(*n));
-		n->kind = N_OR;
-		n->l = l;
-		n->r = r;
-		l = n;
-	}
-	return l;
+	return binary(ps, NULL, "||", N_OR, json_and);
 }
 
 /* --- space-delimited patterns --- */
@@ -526,49 +531,14 @@ fail:
 	return NULL;
 }
 
-static struct node *sd_join(enum node_kind kind, struct node *l, struct node *r)
-{
-	struct node *n = xcalloc(1, sizeof(*n));
-	n->kind = kind;
-	n->l = l;
-	n->r = r;
-	return n;
-}
-
 static struct node *sd_and(struct parser *ps, const char *implicit)
 {
-	struct node *l = sd_primary(ps, implicit);
-	while (l) {
-		skip(ps);
-		if (ps->p[0] != '&' || ps->p[1] != '&')
-			break;
-		ps->p += 2;
-		struct node *r = sd_primary(ps, NULL);
-		if (!r) {
-			node_free(l);
-			return NULL;
-		}
-		l = sd_join(N_AND, l, r);
-	}
-	return l;
+	return binary(ps, implicit, "&&", N_AND, sd_primary);
 }
 
 static struct node *sd_or(struct parser *ps, const char *implicit)
 {
-	struct node *l = sd_and(ps, implicit);
-	while (l) {
-		skip(ps);
-		if (ps->p[0] != '|' || ps->p[1] != '|')
-			break;
-		ps->p += 2;
-		struct node *r = sd_and(ps, NULL);
-		if (!r) {
-			node_free(l);
-			return NULL;
-		}
-		l = sd_join(N_OR, l, r);
-	}
-	return l;
+	return binary(ps, implicit, "||", N_OR, sd_and);
 }
 
 /* Points every comparison at the index of the field it names. */
@@ -630,7 +600,7 @@ static int parse_delimited(struct filter *f, const char *p, struct err **err)
 			struct node *c = sd_or(&ps, fd.name);
 			if (!c)
 				return -1;
-			f->root = f->root ? sd_join(N_AND, f->root, c) : c;
+			f->root = f->root ? join(N_AND, f->root, c) : c;
 			skip(&ps);
 		}
 		if (*ps.p == ',') {

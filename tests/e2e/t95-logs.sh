@@ -229,16 +229,22 @@ msgs = ["ERROR disk full", "WARN low memory", "INFO all good", "ERROR Exiting no
 json.dump([{"timestamp": now - 5000 + 2 * i, "message": m} for i, m in enumerate(msgs)], open(sys.argv[1], "w"))
 EOF
 ok "put the filter sample to db-1" aws1 logs put-log-events --log-group-name $G --log-stream-name db-1 --log-events "file://$TMP/f.json"
-fl() { # pattern expected-messages(python list) [cli]
-	local cli=${3:-aws1}
+# fcheck CLI "WHERE" PATTERN PYEXPR: filter-log-events over WHERE (group and stream options) with
+# the pattern; PYEXPR (over the answer, d) must hold.
+fcheck() {
+	local cli=$1 where=$2 pat=$3 expr=$4
 	T_N=$((T_N + 1))
-	if $cli logs filter-log-events --log-group-name $G --log-stream-names db-1 --filter-pattern "$1" >"$TMP/fl.json" 2>"$TMP/err" &&
-		jtrue "$TMP/fl.json" "[e['message'] for e in d['events']] == $2"; then
-		echo "ok $T_N - filter-log-events ($cli) '$1'"
+	# shellcheck disable=SC2086 # WHERE is options
+	if $cli logs filter-log-events $where --filter-pattern "$pat" >"$TMP/fl.json" 2>"$TMP/err" &&
+		jtrue "$TMP/fl.json" "$expr"; then
+		echo "ok $T_N - filter-log-events ($cli) '$pat'"
 	else
-		echo "not ok $T_N - filter-log-events ($cli) '$1'"; T_FAILED=$((T_FAILED + 1))
+		echo "not ok $T_N - filter-log-events ($cli) '$pat'"; T_FAILED=$((T_FAILED + 1))
 		sed 's/^/#   /' "$TMP/err" "$TMP/fl.json" | head -20
 	fi
+}
+fl() { # pattern expected-messages(python list) [cli]
+	fcheck "${3:-aws1}" "--log-group-name $G --log-stream-names db-1" "$1" "[e['message'] for e in d['events']] == $2"
 }
 fl 'ERROR' "['ERROR disk full', 'ERROR Exiting now']"
 fl 'ERROR disk' "['ERROR disk full']" aws2
@@ -277,15 +283,7 @@ json.dump([{"timestamp": now - 4000 + i, "message": m} for i, m in enumerate(lin
 EOF2
 ok "put the access log" aws1 logs put-log-events --log-group-name $AG --log-stream-name httpd --log-events "file://$TMP/a.json"
 fa() { # pattern expected-statuses(python list) [cli]
-	local cli=${3:-aws1}
-	T_N=$((T_N + 1))
-	if $cli logs filter-log-events --log-group-name $AG --filter-pattern "$1" >"$TMP/fa.json" 2>"$TMP/err" &&
-		jtrue "$TMP/fa.json" "[e['message'].split()[-2] for e in d['events']] == $2"; then
-		echo "ok $T_N - filter-log-events ($cli) '$1'"
-	else
-		echo "not ok $T_N - filter-log-events ($cli) '$1'"; T_FAILED=$((T_FAILED + 1))
-		sed 's/^/#   /' "$TMP/err" "$TMP/fa.json" | head -20
-	fi
+	fcheck "${3:-aws1}" "--log-group-name $AG" "$1" "[e['message'].split()[-2] for e in d['events']] == $2"
 }
 fa '[ip, user, username, timestamp, request, status_code, bytes]' "['200', '404', '503']"
 fa '[ip, user, username, timestamp, request, status_code=4*, bytes]' "['404']" aws2

@@ -28,17 +28,6 @@ static bool m(const char *pattern, const char *msg)
 	return r;
 }
 
-static void refused(const char *pattern)
-{
-	struct err *e = NULL;
-	struct filter *f = filter_parse(pattern, &e);
-	if (f)
-		fail_msg("pattern '%s' was accepted", pattern);
-	assert_non_null(e);
-	assert_int_equal(e->kind, ERR_INVALID_PARAM);
-	err_free(e);
-}
-
 static void refused_with(const char *pattern, const char *needle)
 {
 	struct err *e = NULL;
@@ -50,6 +39,11 @@ static void refused_with(const char *pattern, const char *needle)
 	if (!strstr(e->msg, needle))
 		fail_msg("pattern '%s': message \"%s\" lacks \"%s\"", pattern, e->msg, needle);
 	err_free(e);
+}
+
+static void refused(const char *pattern)
+{
+	refused_with(pattern, "");
 }
 
 static void test_empty(void **state)
