@@ -298,7 +298,10 @@ static int parse_selector(struct parser *ps, struct node *n)
 	return 0;
 }
 
-static int parse_value(struct parser *ps, struct node *n)
+/* The value of a comparison whose operator is in n->op: "quoted", %regex% (= and != only), or a
+ * bare word up to a blank or, in a JSON pattern, one of = ! < > & | ( ) { }; in a space-delimited
+ * one (delimited), one of , ] & |. A bare number compares as a number; < > <= >= take only those. */
+static int parse_value(struct parser *ps, struct node *n, bool delimited)
 {
 	skip(ps);
 	if (*ps->p == '%') {
@@ -308,20 +311,26 @@ static int parse_value(struct parser *ps, struct node *n)
 	}
 	if (*ps->p == '"') {
 		size_t len;
-		return read_quoted(&ps->p, &n->str, &len, ps->err);
+		if (read_quoted(&ps->p, &n->str, &len, ps->err) < 0)
+			return -1;
+	} else {
+		const char *b = ps->p;
+		while (*ps->p &&
+		       !(delimited ? is_blank(*ps->p) || strchr(",]&|", *ps->p) != NULL : word_end(*ps->p)))
+			ps->p++;
+		if (ps->p == b)
+			return perr(ps, "a comparison needs a value");
+		n->str = xstrndup(b, (size_t)(ps->p - b));
+		char *end;
+		double d = strtod(n->str, &end);
+		if (*end == 0 && isfinite(d) &&
+		    (n->str[0] == '-' || (n->str[0] >= '0' && n->str[0] <= '9'))) {
+			n->is_num = true;
+			n->num = d;
+		}
 	}
-	const char *b = ps->p;
-	while (*ps->p && !word_end(*ps->p))
-		ps->p++;
-	if (ps->p == b)
-		return perr(ps, "a comparison needs a value");
-	n->str = xstrndup(b, (size_t)(ps->p - b));
-	char *end;
-	double d = strtod(n->str, &end);
-	if (*end == 0 && isfinite(d) && (n->str[0] == '-' || (n->str[0] >= '0' && n->str[0] <= '9'))) {
-		n->is_num = true;
-		n->num = d;
-	}
+	if (n->op != OP_EQ && n->op != OP_NE && !n->is_num)
+		return perr(ps, "<, >, <= and >= compare numbers only");
 	return 0;
 }
 
@@ -398,14 +407,8 @@ static struct node *parse_primary(struct parser *ps)
 		n->op = OP_NOT_EXISTS;
 		return n;
 	}
-	if (parse_op(ps, &n->op) < 0)
+	if (parse_op(ps, &n->op) < 0 || parse_value(ps, n, false) < 0)
 		goto fail;
-	if (parse_value(ps, n) < 0)
-		goto fail;
-	if (n->op != OP_EQ && n->op != OP_NE && !n->is_num && !n->re) {
-		perr(ps, "<, >, <= and >= compare numbers only");
-		goto fail;
-	}
 	return n;
 fail:
 	node_free(n);
@@ -488,43 +491,8 @@ static struct node *sd_primary(struct parser *ps, const char *implicit)
 		n->fname = xstrndup(b, (size_t)(ps->p - b));
 		skip(ps);
 	}
-	if (parse_op(ps, &n->op) < 0)
+	if (parse_op(ps, &n->op) < 0 || parse_value(ps, n, true) < 0)
 		goto fail;
-	skip(ps);
-	if (*ps->p == '%') {
-		if (n->op != OP_EQ && n->op != OP_NE) {
-			perr(ps, "a %regular expression% compares with = or != only");
-			goto fail;
-		}
-		if (read_regex(&ps->p, &n->re, &ps->nregex, ps->err) < 0)
-			goto fail;
-		return n;
-	}
-	if (*ps->p == '"') {
-		size_t len;
-		if (read_quoted(&ps->p, &n->str, &len, ps->err) < 0)
-			goto fail;
-	} else {
-		const char *b = ps->p;
-		while (*ps->p && !is_blank(*ps->p) && !strchr(",]&|", *ps->p))
-			ps->p++;
-		if (ps->p == b) {
-			perr(ps, "a comparison needs a value");
-			goto fail;
-		}
-		n->str = xstrndup(b, (size_t)(ps->p - b));
-		char *end;
-		double d = strtod(n->str, &end);
-		if (*end == 0 && isfinite(d) &&
-		    (n->str[0] == '-' || (n->str[0] >= '0' && n->str[0] <= '9'))) {
-			n->is_num = true;
-			n->num = d;
-		}
-	}
-	if (n->op != OP_EQ && n->op != OP_NE && !n->is_num) {
-		perr(ps, "<, >, <= and >= compare numbers only");
-		goto fail;
-	}
 	return n;
 fail:
 	node_free(n);
