@@ -243,11 +243,11 @@ static void offset_load(struct logship_stream *s)
 	text[n] = '\0';
 	char *p = text, *end;
 	v = strtoll(p, &end, 10);
-	if (end == p || *end != '\n' || v < 0) {
+	if (end == p || (*end != '\n' && *end) || v < 0) {
 		v = 0;
 		goto out;
 	}
-	p = end + 1;
+	p = *end ? end + 1 : end;
 	while (p < text + n) {
 		int k, open, used = 0;
 		long long ms;

@@ -53,13 +53,20 @@ static long long file_size(const char *path)
 	return stat(path, &st) == 0 ? (long long)st.st_size : -1;
 }
 
-static long long read_offset(const char *path)
+/* The offset an offset file holds, and whether it also holds the unshipped rest of a line (a
+ * "carry" record, logship.c). */
+static long long read_offset(const char *path, bool *carry)
 {
+	char text[64];
 	FILE *f = fopen(path, "r");
 	long long v = 0;
+	*carry = false;
 	if (f) {
-		if (fscanf(f, "%lld", &v) != 1 || v < 0)
+		size_t n = fread(text, 1, sizeof(text) - 1, f);
+		text[n] = '\0';
+		if (sscanf(text, "%lld", &v) != 1 || v < 0)
 			v = 0;
+		*carry = strstr(text, "\ncarry ") != NULL;
 		fclose(f);
 	}
 	return v;
@@ -69,29 +76,59 @@ bool logspool_keep(const char *spool, const char *cdir, const char *id)
 {
 	static const char *const files[] = {LOGSPOOL_LOG, LOGSPOOL_OFFSET, LOGSPOOL_TARGET};
 	char *log = xasprintf("%s/" LOGSPOOL_LOG, cdir), *off = xasprintf("%s/" LOGSPOOL_OFFSET, cdir),
-	     *target = xasprintf("%s/" LOGSPOOL_TARGET, cdir), *to = xasprintf("%s/%s", spool, id);
-	bool kept = false;
-	long long size = file_size(log);
-	if (access(target, F_OK) != 0 || size <= 0 || read_offset(off) >= size)
+	     *target = xasprintf("%s/" LOGSPOOL_TARGET, cdir), *to = xasprintf("%s/%s", spool, id),
+	     *tmp = xasprintf("%s/.%s.tmp", spool, id);
+	bool kept = false, carry;
+	long long size = file_size(log), shipped = read_offset(off, &carry);
+	if (access(target, F_OK) != 0 || size <= 0 || (shipped >= size && !carry))
 		goto out;
-	if (mkdir(to, 0700) != 0 && errno != EEXIST) {
-		log_warn("logs: keep the unshipped log of %s: create '%s': %s", id, to, strerror(errno));
+	/* Built under a dot name (which drains skip) and renamed whole: a drain never sees a part. */
+	if (mkdir(tmp, 0700) != 0 && errno != EEXIST) {
+		log_warn("logs: keep the unshipped log of %s: create '%s': %s", id, tmp, strerror(errno));
 		goto out;
 	}
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		char *from = xasprintf("%s/%s", cdir, files[i]), *dst = xasprintf("%s/%s", to, files[i]);
-		if (rename(from, dst) != 0 && errno != ENOENT)
+		char *from = xasprintf("%s/%s", cdir, files[i]), *dst = xasprintf("%s/%s", tmp, files[i]);
+		int rc = rename(from, dst);
+		if (rc != 0 && errno != ENOENT)
 			log_warn("logs: keep the unshipped log of %s: move '%s': %s", id, from,
 				 strerror(errno));
 		free(from);
 		free(dst);
 	}
+	if (rename(tmp, to) != 0) {
+		log_warn("logs: keep the unshipped log of %s: rename '%s': %s", id, tmp, strerror(errno));
+		goto out;
+	}
 	log_info("logs: %s: %lld bytes of its log not shipped yet: kept in the log spool", id,
-		 size - read_offset(off));
+		 size - shipped);
 	kept = true;
 out:
-	free(log), free(off), free(target), free(to);
+	free(log), free(off), free(target), free(to), free(tmp);
 	return kept;
+}
+
+/* An entry an agent was building when it stopped (.ID.tmp): finished when its log and target made
+ * it there, else removed (what did not move is still in the task directory, kept again by the next
+ * cleanup). */
+static void finish_partial(const char *dir, const char *name)
+{
+	char *tmp = xasprintf("%s/%s", dir, name);
+	char *log = xasprintf("%s/" LOGSPOOL_LOG, tmp), *target = xasprintf("%s/" LOGSPOOL_TARGET, tmp);
+	size_t n = strlen(name);
+	char *to = xasprintf("%s/%.*s", dir, (int)(n - 5), name + 1); /* without . and .tmp */
+	if (access(log, F_OK) == 0 && access(target, F_OK) == 0 && rename(tmp, to) == 0) {
+		log_info("logs: spool entry %s finished", to);
+	} else {
+		static const char *const files[] = {LOGSPOOL_LOG, LOGSPOOL_OFFSET, LOGSPOOL_TARGET};
+		for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+			char *p = xasprintf("%s/%s", tmp, files[i]);
+			unlink(p);
+			free(p);
+		}
+		rmdir(tmp);
+	}
+	free(tmp), free(log), free(target), free(to);
 }
 
 struct logspool *logspool_new(uv_loop_t *loop, struct awsc *aws, const char *dir, struct err **err)
@@ -100,6 +137,15 @@ struct logspool *logspool_new(uv_loop_t *loop, struct awsc *aws, const char *dir
 		err_sys(err, errno, "create '%s'", dir);
 		return NULL;
 	}
+	DIR *dd = opendir(dir);
+	struct dirent *de;
+	while (dd && (de = readdir(dd))) {
+		size_t n = strlen(de->d_name);
+		if (de->d_name[0] == '.' && n > 5 && !strcmp(de->d_name + n - 4, ".tmp"))
+			finish_partial(dir, de->d_name);
+	}
+	if (dd)
+		closedir(dd);
 	struct logspool *ls = xcalloc(1, sizeof(*ls));
 	ls->loop = loop;
 	ls->aws = aws;

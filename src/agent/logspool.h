@@ -6,9 +6,9 @@
  *
  * Layout: SPOOL/<container id>/ holds ctr.log (conmon's k8s-file log), log.offset (logship's
  * progress) and log.target (where it goes: the stream's group, name and options, written by
- * logspool_write_target when shipping starts). An entry is shipped with logship and removed once
- * all of it is; an agent that stops meanwhile leaves it for the next, which goes on from
- * log.offset. */
+ * logspool_write_target when shipping starts). An entry is put together as SPOOL/.<id>.tmp and
+ * renamed whole. It is shipped with logship and removed once all of it is; an agent that stops
+ * meanwhile leaves it for the next, which goes on from log.offset. */
 #ifndef GANTRY_AGENT_LOGSPOOL_H
 #define GANTRY_AGENT_LOGSPOOL_H
 
@@ -27,13 +27,14 @@
 int logspool_write_target(const char *dir, const struct logship_target *t, struct err **err);
 
 /* Moves the log of the container whose directory is cdir into spool/<id>/ when part of it is not
- * shipped yet (a log.target is there and log.offset is short of the log's size). Returns true when
- * it moved it. File operations only: safe on the thread pool. */
+ * shipped yet (a log.target is there, and log.offset is short of the log's size or holds a line's
+ * unshipped rest). Returns true when it moved it. File operations only: safe on the thread pool. */
 bool logspool_keep(const char *spool, const char *cdir, const char *id);
 
 struct logspool;
 
-/* A spool at dir (created when missing). aws (borrowed, outlives the spool) signs the calls. */
+/* A spool at dir (created when missing; entries an earlier agent left half made are finished or
+ * removed). aws (borrowed, outlives the spool) signs the calls. */
 struct logspool *logspool_new(uv_loop_t *loop, struct awsc *aws, const char *dir, struct err **err);
 
 /* Starts shipping every entry that is not being shipped yet; each is removed once shipped, or

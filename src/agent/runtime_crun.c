@@ -130,6 +130,7 @@ struct crt {
 	struct runtime base;
 	char *dir, *tasks_dir, *netns_dir, *spool_dir;
 	struct logspool *spool; /* unshipped logs of removed task directories (with aws only) */
+	bool ships_logs;	/* aws: set at start, read by cleanup jobs on the thread pool */
 	struct hcli *http;
 	struct awsc *aws;
 	struct image_store *images;
@@ -1140,7 +1141,7 @@ static void cleanup_work(struct job *j)
 	}
 	free(cg);
 	/* what a container printed and is not shipped yet outlives its directory */
-	for (size_t i = 0; i < t->n; i++)
+	for (size_t i = 0; rt->ships_logs && i < t->n; i++)
 		logspool_keep(rt->spool_dir, t->c[i].dir, t->c[i].id);
 	if (unpack_remove_tree(t->dir, &e) < 0) {
 		log_warn("task %s: %s", t->id, e->msg);
@@ -1843,6 +1844,7 @@ struct runtime *runtime_crun_new(uv_loop_t *loop, const struct runtime_crun_opts
 	/* logs an earlier agent could not ship before their task's directory went */
 	if (rt->aws && !(rt->spool = logspool_new(loop, rt->aws, rt->spool_dir, err)))
 		goto fail;
+	rt->ships_logs = rt->aws != NULL;
 	logspool_drain(rt->spool);
 	struct image_store_opts io = {.server = o->server, .aws = rt->aws};
 	if (o->pull_behavior && image_pull_policy_parse(o->pull_behavior, &io.policy, err) < 0)

@@ -351,6 +351,16 @@ static int parse_bracket(struct parser *p)
 			p->why = "collating elements ([.x.], [=x=]) are not supported";
 			goto bad;
 		}
+		/* Java reads these as a nested class and an intersection: refused rather than taken
+		 * with another meaning */
+		if (s[p->i] == '[' && s[p->i + 1] != ':') {
+			p->why = "a '[' inside brackets (a nested class) is not supported; write \\[";
+			goto bad;
+		}
+		if (s[p->i] == '&' && s[p->i + 1] == '&') {
+			p->why = "class intersections (&&) are not supported";
+			goto bad;
+		}
 		if (s[p->i] == '[' && s[p->i + 1] == ':') {
 			const char *end = strstr(s + p->i + 2, ":]");
 			if (!end || !cls_add_posix(&c, s + p->i + 2, (size_t)(end - (s + p->i + 2)))) {
@@ -706,9 +716,9 @@ struct threads {
 };
 
 /* Adds the thread at pc and everything it reaches without reading a character to list, once each
- * (mark[pc] == gen: already there). at_start / at_end: where the position is, for ^ and $. */
+ * (mark[pc] == gen: already there). bol / eol: whether ^ and $ hold at the position. */
 static void add_thread(const struct rx *re, struct threads *list, uint32_t *mark, uint32_t gen,
-		       uint32_t *stack, uint32_t pc, bool at_start, bool at_end)
+		       uint32_t *stack, uint32_t pc, bool bol, bool eol)
 {
 	size_t top = 0;
 	stack[top++] = pc;
@@ -725,16 +735,29 @@ static void add_thread(const struct rx *re, struct threads *list, uint32_t *mark
 			stack[top++] = in->x;
 			break;
 		case I_BOL:
-			if (at_start)
+			if (bol)
 				stack[top++] = pc + 1;
 			break;
 		case I_EOL:
-			if (at_end)
+			if (eol)
 				stack[top++] = pc + 1;
 			break;
 		default: list->pc[list->n++] = pc; break;
 		}
 	}
+}
+
+/* Whether $ holds at text[i]: at the end, or (as in Java without MULTILINE) before a line
+ * terminator that ends the text: \n, \r\n, \r, U+0085, U+2028, U+2029. */
+static bool at_end(const char *text, size_t n, size_t i)
+{
+	if (i == n)
+		return true;
+	size_t j = i;
+	uint32_t cp = next_cp_n(text, n, &j);
+	if (cp == '\r' && j < n && text[j] == '\n')
+		j++;
+	return j == n && (cp == '\n' || cp == '\r' || cp == 0x85 || cp == 0x2028 || cp == 0x2029);
 }
 
 /* The simulation over text[0..n). search: a thread starts at every position and any MATCH
@@ -750,23 +773,24 @@ static bool run(const struct rx *re, const char *text, size_t n, bool search)
 	size_t i = 0;
 	bool matched = false;
 
-	add_thread(re, &cur, mark, gen, stack, 0, true, n == 0);
+	add_thread(re, &cur, mark, gen, stack, 0, true, at_end(text, n, 0));
 	for (;;) {
 		for (size_t t = 0; t < cur.n && !matched; t++)
 			matched = re->prog[cur.pc[t]].op == I_MATCH && (search || i == n);
 		if (matched || i == n || (!search && !cur.n))
 			break;
 		uint32_t cp = next_cp_n(text, n, &i);
+		bool end = at_end(text, n, i);
 		gen++;
 		next.n = 0;
 		for (size_t t = 0; t < cur.n; t++) {
 			const struct inst *in = &re->prog[cur.pc[t]];
 			if ((in->op == I_CHAR && in->x == cp) ||
 			    (in->op == I_CLASS && cls_has(&re->cls[in->x], cp)))
-				add_thread(re, &next, mark, gen, stack, cur.pc[t] + 1, false, i == n);
+				add_thread(re, &next, mark, gen, stack, cur.pc[t] + 1, false, end);
 		}
 		if (search)
-			add_thread(re, &next, mark, gen, stack, 0, false, i == n);
+			add_thread(re, &next, mark, gen, stack, 0, false, end);
 		struct threads tmp = cur;
 		cur = next;
 		next = tmp;
@@ -783,6 +807,11 @@ bool rx_match(const struct rx *re, const char *s)
 bool rx_search(const struct rx *re, const char *text, size_t n)
 {
 	return run(re, text, n, true);
+}
+
+size_t rx_size(const struct rx *re)
+{
+	return re->n;
 }
 
 void rx_free(struct rx *re)

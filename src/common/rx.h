@@ -8,20 +8,20 @@
  * overflow the stack or take seconds on patterns of a few dozen bytes.)
  *
  * Syntax (Java's, as ECS documents for the query language, minus what needs backtracking):
- * - literals, `.` (any character but \n \r U+0085 U+2028 U+2029), `^` and `$` (start and end of the
- *   text), groups `( )` and `(?: )`, alternation `|`;
+ * - literals, `.` (any character but \n \r U+0085 U+2028 U+2029), `^` (start of the text) and `$`
+ *   (its end, or before a line terminator that ends it, as Java), groups `( )` and `(?: )`,
+ *   alternation `|`;
  * - quantifiers `*` `+` `?` `{n}` `{n,}` `{n,m}` (n, m <= RX_COUNT_MAX), optionally lazy (`*?` etc.:
  *   whether the text matches does not depend on laziness); a `{` not followed by a digit is
  *   literal;
  * - escapes: \d \D \w \W \s \S, \t \n \r \f \a \e, \xhh, \uhhhh, and a backslash before any
  *   character that is not a letter or digit;
  * - bracket expressions: `[abc]`, `[^a-z]`, escapes and \d-style classes inside, POSIX classes
- *   `[[:alpha:]]` (ASCII); `]` right after `[` or `[^` is literal, as is `-` first or last, and a
- *   `[` that does not open a POSIX class (Java's nested classes and && intersections are not
- *   supported).
+ *   `[[:alpha:]]` (ASCII); `]` right after `[` or `[^` is literal, as is `-` first or last.
  * Refused with a reason: back-references (\1 ...), possessive and stacked quantifiers (`a*+`,
  * `a**`, `a{2}{3}`), lookaround and inline flags (`(?=`, `(?i)`), other letter escapes (\b, \p{..},
- * \Q ...), collating elements ([.x.], [=x=]), parentheses nested deeper than RX_DEPTH_MAX, and
+ * \Q ...), collating elements ([.x.], [=x=]), Java's nested classes and && intersections inside
+ * brackets (`[a[b]]`, `[a-z&&[^e]]`), parentheses nested deeper than RX_DEPTH_MAX, and
  * programs larger than RX_SIZE_MAX instructions.
  *
  * Patterns and texts are UTF-8; a character is a code point (a byte that is not valid UTF-8
@@ -49,6 +49,9 @@ bool rx_match(const struct rx *re, const char *s);
 /* Whether some part of text[0..n) matches (^ and $ still mean its start and end). text need not
  * be NUL-terminated and may hold NUL bytes. Thread-safe. */
 bool rx_search(const struct rx *re, const char *text, size_t n);
+
+/* The number of instructions of re's program: matching costs up to this much per character. */
+size_t rx_size(const struct rx *re);
 
 /* Frees a program; accepts NULL. */
 void rx_free(struct rx *re);

@@ -153,6 +153,16 @@ static int read_regex(const char **p, struct rx **out, int *count, struct err **
 			why);
 		goto out;
 	}
+	if (rx_size(*out) > FILTER_REGEX_SIZE_MAX) {
+		/* matching costs the program's size per byte of every message scanned */
+		err_set(err, ERR_INVALID_PARAM,
+			"Invalid filter pattern: a %%regular expression%% may compile to at most %d "
+			"instructions (its repetitions make %zu)",
+			FILTER_REGEX_SIZE_MAX, rx_size(*out));
+		rx_free(*out);
+		*out = NULL;
+		goto out;
+	}
 	*p = s + 1;
 	ret = 0;
 out:
@@ -834,6 +844,18 @@ out:
 	free(fields);
 	free(tok);
 	return ok;
+}
+
+static size_t node_cost(const struct node *n)
+{
+	if (!n)
+		return 0;
+	return (n->re ? rx_size(n->re) : 0) + node_cost(n->l) + node_cost(n->r);
+}
+
+size_t filter_cost(const struct filter *f)
+{
+	return 1 + (f->re ? rx_size(f->re) : 0) + node_cost(f->root);
 }
 
 bool filter_match(const struct filter *f, const char *msg, size_t len)

@@ -34,6 +34,9 @@
 #define FILTER_DEPTH_MAX 32
 /* CloudWatch: at most 2 regular expressions in one filter pattern. */
 #define FILTER_REGEX_MAX 2
+/* Instructions a regular expression may compile to (common/rx.h): matching costs up to this much
+ * per byte of every message scanned. */
+#define FILTER_REGEX_SIZE_MAX 256
 
 struct filter;
 
@@ -43,6 +46,10 @@ struct filter *filter_parse(const char *pattern, struct err **err);
 
 /* Whether the message msg[0..len) matches f. msg need not be NUL-terminated. */
 bool filter_match(const struct filter *f, const char *msg, size_t len);
+
+/* What matching costs per byte of message, relatively (1 for terms and JSON, more with regular
+ * expressions): for callers that bound their work by time. */
+size_t filter_cost(const struct filter *f);
 
 /* Frees f; accepts NULL. */
 void filter_free(struct filter *f);

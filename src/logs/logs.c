@@ -34,10 +34,12 @@
 /* FilterLogEvents examines at most this many events, for at most this long, per call, then answers
  * with what it found and a nextToken (CloudWatch too may answer a page with few or no events and a
  * token), so that one call never holds the loop for long. The clock is read every
- * FILTER_CLOCK_EVERY events: each call goes at least that far. */
+ * FILTER_CLOCK_EVERY events, or sooner once the work since the last reading (message bytes times
+ * filter_cost) reaches FILTER_CLOCK_WORK; each call examines at least one event. */
 #define FILTER_SCAN_MAX	   200000
 #define FILTER_TIME_MAX_MS 50
 #define FILTER_CLOCK_EVERY 1024
+#define FILTER_CLOCK_WORK  (4 * 1024 * 1024)
 #define FILTER_STREAMS_MAX 100 /* logStreamNames */
 #define DESCRIBE_MAX	   50
 #define NAME_MAX_LEN	   512
@@ -1200,7 +1202,7 @@ static int op_filter_log_events(struct api_call *call, json_t *in, json_t **out,
 		heap_down(heap, nh, i);
 	json_t *events = json_array();
 	*out = json_pack("{s:o, s:o}", "events", events, "searchedLogStreams", searched);
-	size_t count = 0, bytes = 0, examined = 0;
+	size_t count = 0, bytes = 0, examined = 0, work = 0, cost = filter_cost(f);
 	uint64_t deadline = clock_mono_ms() + FILTER_TIME_MAX_MS;
 	/* the last event examined, from which the nextToken goes on */
 	bool have_last = false;
@@ -1214,10 +1216,12 @@ static int op_filter_log_events(struct api_call *call, json_t *in, json_t **out,
 			if (count == (size_t)limit ||
 			    (count > 0 && bytes + ev->len + LOGS_PUT_EVENT_OVERHEAD > READ_BYTES_MAX) ||
 			    examined == FILTER_SCAN_MAX ||
-			    (examined % FILTER_CLOCK_EVERY == 0 && examined > 0 &&
-			     clock_mono_ms() >= deadline))
+			    (examined > 0 &&
+			     (examined % FILTER_CLOCK_EVERY == 0 || work >= FILTER_CLOCK_WORK) &&
+			     (work = 0, clock_mono_ms() >= deadline)))
 				break;
 			examined++;
+			work += (ev->len + 1) * cost;
 			have_last = true;
 			last_ts = ev->timestamp;
 			last_seq = ev->seq;

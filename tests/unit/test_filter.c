@@ -163,6 +163,13 @@ static void test_regex(void **state)
 	refused_with("%[a%", "a bracket expression is not closed");
 	refused_with("{ $.a = %x% || $.b = %y% || $.c = %z% }", "at most 2 regular expressions");
 	refused_with("{ $.a > %1% }", "= or != only");
+	/* matching costs the program's size per byte scanned: large programs are refused */
+	refused_with("%[^x]{4094}x%", "at most 256 instructions");
+	assert_true(m("%[^x]{254}x%", "x"
+				      "0123456789012345678901234567890123456789012345678901234567890123456789"
+				      "0123456789012345678901234567890123456789012345678901234567890123456789"
+				      "0123456789012345678901234567890123456789012345678901234567890123456789"
+				      "0123456789012345678901234567890123456789012345x"));
 }
 
 /* Space-delimited patterns over an access log: fields by position, "..." and [...] as one field,

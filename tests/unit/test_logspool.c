@@ -112,6 +112,12 @@ static void test_keep(void **state)
 	assert_true(logspool_keep(d->spool, d->cdir, "t-0"));
 	assert_true(exists(to, LOGSPOOL_LOG) && exists(to, LOGSPOOL_OFFSET) && exists(to, LOGSPOOL_TARGET));
 	assert_false(exists(d->cdir, LOGSPOOL_LOG));
+	/* everything up to the end shipped but a line's rest (kept in the offset file) */
+	put(d->cdir, LOGSPOOL_LOG, log);
+	assert_int_equal(logspool_write_target(d->cdir, &t, NULL), 0);
+	snprintf(off, sizeof(off), "%zu\ncarry 1 5 1 2\nab\n", strlen(log));
+	put(d->cdir, LOGSPOOL_OFFSET, off);
+	assert_true(logspool_keep(d->spool, d->cdir, "t-2"));
 	/* nothing shipped at all: no offset file */
 	put(d->cdir, LOGSPOOL_LOG, log);
 	assert_int_equal(logspool_write_target(d->cdir, &t, NULL), 0);
@@ -119,11 +125,35 @@ static void test_keep(void **state)
 	free(to);
 }
 
+/* An entry an agent was putting together when it stopped is finished when whole, else removed. */
+static void test_partial(void **state)
+{
+	struct dirs *d = *state;
+	char *whole = xasprintf("%s/.w-0.tmp", d->spool), *part = xasprintf("%s/.p-0.tmp", d->spool);
+	char *done = xasprintf("%s/w-0", d->spool), *gone = xasprintf("%s/p-0", d->spool);
+	mkdir(whole, 0700);
+	mkdir(part, 0700);
+	put(whole, LOGSPOOL_LOG, "x\n");
+	put(whole, LOGSPOOL_TARGET, "{}");
+	put(part, LOGSPOOL_LOG, "x\n");
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct logspool *ls = logspool_new(&loop, NULL, d->spool, NULL);
+	assert_non_null(ls);
+	assert_true(exists(done, LOGSPOOL_LOG) && exists(done, LOGSPOOL_TARGET));
+	assert_true(access(whole, F_OK) != 0 && access(part, F_OK) != 0 && access(gone, F_OK) != 0);
+	logspool_free(ls);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	free(whole), free(part), free(done), free(gone);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_target, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keep, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partial, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

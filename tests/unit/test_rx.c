@@ -79,6 +79,8 @@ static void test_whole_value(void **state)
 	no("a^b", "ab");
 	yes("a*^b", "b"); /* ^ holds only where nothing was read yet */
 	yes("a$|b", "a");
+	no("a$", "a\n"); /* $ holds before the \n, but the whole text must be matched */
+	yes("a$\\n", "a\n");
 	no("a$b", "ab");
 }
 
@@ -98,6 +100,12 @@ static void test_search(void **state)
 	assert_false(found("[Ee]rror|[Ff]ail", "all good"));
 	assert_true(found("a+b", "xxaaab"));
 	assert_true(found("colou?r", "the colour"));
+	/* $ also holds before a line terminator that ends the text, as in Java */
+	assert_true(found("a$", "a\n"));
+	assert_true(found("a$", "a\r\n"));
+	assert_true(found("a$", "a\xc2\x85"));
+	assert_false(found("a$", "a\n\n"));
+	assert_false(found("a$", "ab"));
 	/* a text may hold NUL bytes and ends at its length */
 	const char *why = NULL;
 	struct rx *re = rx_compile("b.d$", &why);
@@ -157,7 +165,7 @@ static void test_classes_and_escapes(void **state)
 	no("[\\D]", "5");
 	yes("[[:alpha:]_][[:alnum:]]*", "_x9");
 	yes("[[:upper:][:digit:]]+", "A1B2");
-	yes("[[]", "[");
+	yes("[\\[]", "[");
 	yes("\\d\\w\\s", "1_ ");
 	no("\\d", "a");
 	yes("\\D\\W\\S", "a-b");
@@ -218,6 +226,10 @@ static void test_refusals(void **state)
 	refused("[[:alpha]", "unknown POSIX class");
 	refused("[[.a.]]", "collating elements");
 	refused("[[=a=]]", "collating elements");
+	refused("[[]", "a nested class");
+	refused("[a[b]]", "a nested class");
+	refused("[a-z&&[^aeiou]]", "class intersections");
+	refused("[a-z&&aeiou]", "class intersections");
 	char deep[68];
 	memset(deep, '(', 33);
 	deep[33] = 'a';
