@@ -16,7 +16,8 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 
-#define TARGET_MAX 4096 /* bytes of a log.target */
+/* the files of a spool entry */
+static const char *const entry_files[] = {LOGSPOOL_LOG, LOGSPOOL_OFFSET, LOGSPOOL_TARGET};
 
 /* One entry being shipped. */
 struct drain {
@@ -74,7 +75,6 @@ static long long read_offset(const char *path, bool *carry)
 
 bool logspool_keep(const char *spool, const char *cdir, const char *id)
 {
-	static const char *const files[] = {LOGSPOOL_LOG, LOGSPOOL_OFFSET, LOGSPOOL_TARGET};
 	char *log = xasprintf("%s/" LOGSPOOL_LOG, cdir), *off = xasprintf("%s/" LOGSPOOL_OFFSET, cdir),
 	     *target = xasprintf("%s/" LOGSPOOL_TARGET, cdir), *to = xasprintf("%s/%s", spool, id),
 	     *tmp = xasprintf("%s/.%s.tmp", spool, id);
@@ -87,8 +87,9 @@ bool logspool_keep(const char *spool, const char *cdir, const char *id)
 		log_warn("logs: keep the unshipped log of %s: create '%s': %s", id, tmp, strerror(errno));
 		goto out;
 	}
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		char *from = xasprintf("%s/%s", cdir, files[i]), *dst = xasprintf("%s/%s", tmp, files[i]);
+	for (size_t i = 0; i < sizeof(entry_files) / sizeof(entry_files[0]); i++) {
+		char *from = xasprintf("%s/%s", cdir, entry_files[i]),
+		     *dst = xasprintf("%s/%s", tmp, entry_files[i]);
 		int rc = rename(from, dst);
 		if (rc != 0 && errno != ENOENT)
 			log_warn("logs: keep the unshipped log of %s: move '%s': %s", id, from,
@@ -108,6 +109,18 @@ out:
 	return kept;
 }
 
+/* Removes a spool entry (or what there is of it). */
+static void entry_remove(const char *dir)
+{
+	for (size_t i = 0; i < sizeof(entry_files) / sizeof(entry_files[0]); i++) {
+		char *p = xasprintf("%s/%s", dir, entry_files[i]);
+		unlink(p);
+		free(p);
+	}
+	if (rmdir(dir) != 0 && errno != ENOENT)
+		log_warn("logs: remove '%s': %s", dir, strerror(errno));
+}
+
 /* An entry an agent was building when it stopped (.ID.tmp): finished when its log and target made
  * it there, else removed (what did not move is still in the task directory, kept again by the next
  * cleanup). */
@@ -120,13 +133,7 @@ static void finish_partial(const char *dir, const char *name)
 	if (access(log, F_OK) == 0 && access(target, F_OK) == 0 && rename(tmp, to) == 0) {
 		log_info("logs: spool entry %s finished", to);
 	} else {
-		static const char *const files[] = {LOGSPOOL_LOG, LOGSPOOL_OFFSET, LOGSPOOL_TARGET};
-		for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-			char *p = xasprintf("%s/%s", tmp, files[i]);
-			unlink(p);
-			free(p);
-		}
-		rmdir(tmp);
+		entry_remove(tmp);
 	}
 	free(tmp), free(log), free(target), free(to);
 }
@@ -153,24 +160,12 @@ struct logspool *logspool_new(uv_loop_t *loop, struct awsc *aws, const char *dir
 	return ls;
 }
 
-static void drain_remove(struct drain *d)
-{
-	static const char *const files[] = {LOGSPOOL_LOG, LOGSPOOL_OFFSET, LOGSPOOL_TARGET};
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		char *p = xasprintf("%s/%s", d->dir, files[i]);
-		unlink(p);
-		free(p);
-	}
-	if (rmdir(d->dir) != 0 && errno != ENOENT)
-		log_warn("logs: remove '%s': %s", d->dir, strerror(errno));
-}
-
 /* Ends a drain: its stream stops (freed once its handles close) and the entry is forgotten. */
 static void drain_end(struct drain *d, bool remove)
 {
 	struct logspool *ls = d->ls;
 	if (remove)
-		drain_remove(d);
+		entry_remove(d->dir);
 	for (struct drain **p = &ls->drains; *p; p = &(*p)->next) {
 		if (*p == d) {
 			*p = d->next;
@@ -221,7 +216,7 @@ static void drain_start(struct logspool *ls, const char *id)
 	dir = NULL;
 	if (!group || !stream || file_size(log) < 0) {
 		log_warn("logs: spool entry %s is incomplete: removed", id);
-		drain_remove(d);
+		entry_remove(d->dir);
 		free(d->id), free(d->dir), free(d);
 		goto out;
 	}
