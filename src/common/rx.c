@@ -212,18 +212,13 @@ static void cls_add_escape(struct cls *c, char e)
 		n = 2;
 		break;
 	}
-	if (e >= 'a') {
-		for (size_t k = 0; k < n; k++)
-			cls_add(c, r[k].lo, r[k].hi);
-		return;
-	}
-	uint32_t next = 0;
-	for (size_t k = 0; k < n; k++) {
-		if (r[k].lo > next)
-			cls_add(c, next, r[k].lo - 1);
-		next = r[k].hi + 1;
-	}
-	cls_add(c, next, CP_MAX);
+	struct cls tmp = {0};
+	for (size_t k = 0; k < n; k++)
+		cls_add(&tmp, r[k].lo, r[k].hi);
+	cls_finish(&tmp, e < 'a'); /* \D \W \S: the complement */
+	for (size_t k = 0; k < tmp.n; k++)
+		cls_add(c, tmp.r[k].lo, tmp.r[k].hi);
+	free(tmp.r);
 }
 
 /* A POSIX class name ([:alpha:] without its brackets), ASCII only. */
@@ -433,7 +428,7 @@ static int parse_count(struct parser *p, int *out)
 		p->i++;
 	}
 	if (v > RX_COUNT_MAX) {
-		p->why = "a repetition count is larger than " STR(RX_SIZE_MAX);
+		p->why = "a repetition count is larger than " STR(RX_COUNT_MAX);
 		return -1;
 	}
 	*out = (int)v;
