@@ -230,11 +230,14 @@ long long logship_parse_size(const char *s)
  * record per stream with an unshipped rest: "carry K MS OPEN LEN\n" and LEN bytes of text. */
 #define OFFSET_FILE_MAX (64 + 2 * (64 + 2 * (size_t)LOGSHIP_EVENT_MAX))
 
-static void offset_load(struct logship_stream *s)
+/* Reads the offset file at path into *offset and *carry (cleared first): 0 and nothing when it
+ * is missing or unreadable. */
+static void offset_read(const char *path, long long *offset, struct carry *carry)
 {
 	char *text = NULL;
 	long long v = 0;
-	FILE *f = fopen(s->offset_path, "r");
+	carry_clear(carry);
+	FILE *f = fopen(path, "r");
 	if (!f)
 		goto out;
 	text = xmalloc(OFFSET_FILE_MAX + 1);
@@ -256,19 +259,37 @@ static void offset_load(struct logship_stream *s)
 		if (sscanf(p, "carry %d %lld %d %zu%n", &k, &ms, &open, &len, &used) != 4 || !used ||
 		    p[used] != '\n' || k < 0 || k > 1 || len > (size_t)(text + n - (p + used + 1))) {
 			log_warn("logs: %s: the unshipped rest of a long line is unreadable; it is lost",
-				 s->offset_path);
-			carry_clear(&s->carry);
+				 path);
+			carry_clear(carry);
 			break;
 		}
 		p += used + 1;
-		buf_add(&s->carry.text[k], p, len);
-		s->carry.ms[k] = ms;
-		s->carry.open[k] = open != 0;
+		buf_add(&carry->text[k], p, len);
+		carry->ms[k] = ms;
+		carry->open[k] = open != 0;
 		p += len + 1;
 	}
 out:
 	free(text);
-	s->offset = v;
+	*offset = v;
+}
+
+static void offset_load(struct logship_stream *s)
+{
+	offset_read(s->offset_path, &s->offset, &s->carry);
+}
+
+bool logship_unshipped(const char *path, const char *offset_path)
+{
+	struct stat st;
+	long long offset;
+	struct carry c = {.text = {BUF_INIT, BUF_INIT}};
+	if (stat(path, &st) != 0)
+		return false;
+	offset_read(offset_path, &offset, &c);
+	bool rest = c.open[0] || c.open[1] || c.text[0].len || c.text[1].len;
+	carry_clear(&c);
+	return offset < (long long)st.st_size || rest;
 }
 
 static void offset_save(struct logship_stream *s)

@@ -69,6 +69,11 @@ void logship_finish(struct logship_stream *s, void (*done)(void *arg), void *arg
  * NULL. */
 void logship_stop(struct logship_stream *s);
 
+/* Whether part of the log at path is not shipped yet by the progress kept in offset_path (its
+ * offset is short of the log's size, or it holds a long line's unshipped rest). False when there
+ * is no log. File operations only: safe on any thread. */
+bool logship_unshipped(const char *path, const char *offset_path);
+
 /* One line of a k8s-file log, parsed: ms since the epoch, whether it came from stderr (else
  * stdout), whether it is partial, and the message (borrowed from line). Returns 0, or -1 for a line
  * that is not in the format. */

@@ -48,39 +48,13 @@ int logspool_write_target(const char *dir, const struct logship_target *t, struc
 	return rc;
 }
 
-static long long file_size(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0 ? (long long)st.st_size : -1;
-}
-
-/* The offset an offset file holds, and whether it also holds the unshipped rest of a line (a
- * "carry" record, logship.c). */
-static long long read_offset(const char *path, bool *carry)
-{
-	char text[64];
-	FILE *f = fopen(path, "r");
-	long long v = 0;
-	*carry = false;
-	if (f) {
-		size_t n = fread(text, 1, sizeof(text) - 1, f);
-		text[n] = '\0';
-		if (sscanf(text, "%lld", &v) != 1 || v < 0)
-			v = 0;
-		*carry = strstr(text, "\ncarry ") != NULL;
-		fclose(f);
-	}
-	return v;
-}
-
 bool logspool_keep(const char *spool, const char *cdir, const char *id)
 {
 	char *log = xasprintf("%s/" LOGSPOOL_LOG, cdir), *off = xasprintf("%s/" LOGSPOOL_OFFSET, cdir),
 	     *target = xasprintf("%s/" LOGSPOOL_TARGET, cdir), *to = xasprintf("%s/%s", spool, id),
 	     *tmp = xasprintf("%s/.%s.tmp", spool, id);
-	bool kept = false, carry;
-	long long size = file_size(log), shipped = read_offset(off, &carry);
-	if (access(target, F_OK) != 0 || size <= 0 || (shipped >= size && !carry))
+	bool kept = false;
+	if (access(target, F_OK) != 0 || !logship_unshipped(log, off))
 		goto out;
 	/* Built under a dot name (which drains skip) and renamed whole: a drain never sees a part. */
 	if (mkdir(tmp, 0700) != 0 && errno != EEXIST) {
@@ -101,8 +75,7 @@ bool logspool_keep(const char *spool, const char *cdir, const char *id)
 		log_warn("logs: keep the unshipped log of %s: rename '%s': %s", id, tmp, strerror(errno));
 		goto out;
 	}
-	log_info("logs: %s: %lld bytes of its log not shipped yet: kept in the log spool", id,
-		 size - shipped);
+	log_info("logs: %s: part of its log is not shipped yet: kept in the log spool", id);
 	kept = true;
 out:
 	free(log), free(off), free(target), free(to), free(tmp);
@@ -214,7 +187,7 @@ static void drain_start(struct logspool *ls, const char *id)
 	d->id = xstrdup(id);
 	d->dir = dir;
 	dir = NULL;
-	if (!group || !stream || file_size(log) < 0) {
+	if (!group || !stream || access(log, F_OK) != 0) {
 		log_warn("logs: spool entry %s is incomplete: removed", id);
 		entry_remove(d->dir);
 		free(d->id), free(d->dir), free(d);
