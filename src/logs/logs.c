@@ -1215,11 +1215,14 @@ static int op_filter_log_events(struct api_call *call, json_t *in, json_t **out,
 		if (!after || after_token(ev->timestamp, c->s->name, ev->seq, tts, tname, tseq)) {
 			if (count == (size_t)limit ||
 			    (count > 0 && bytes + ev->len + LOGS_PUT_EVENT_OVERHEAD > READ_BYTES_MAX) ||
-			    examined == FILTER_SCAN_MAX ||
-			    (examined > 0 &&
-			     (examined % FILTER_CLOCK_EVERY == 0 || work >= FILTER_CLOCK_WORK) &&
-			     (work = 0, clock_mono_ms() >= deadline)))
+			    examined == FILTER_SCAN_MAX)
 				break;
+			if (examined > 0 &&
+			    (examined % FILTER_CLOCK_EVERY == 0 || work >= FILTER_CLOCK_WORK)) {
+				work = 0;
+				if (clock_mono_ms() >= deadline)
+					break;
+			}
 			examined++;
 			work += (ev->len + 1) * cost;
 			have_last = true;
