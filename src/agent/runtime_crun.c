@@ -158,7 +158,8 @@ struct job {
 	void (*done)(struct job *j);
 	struct err *err;
 	int sig;
-	bool start; /* create job: start the container too (its network is ready) */
+	bool start;   /* create job: start the container too (its network is ready) */
+	bool spooled; /* cleanup job: a log went to the spool */
 	struct crunrt_info info;
 	bool have_info;
 	int rc, code; /* health check: crunrt_exec's answer and the command's exit code */
@@ -1142,7 +1143,7 @@ static void cleanup_work(struct job *j)
 	free(cg);
 	/* what a container printed and is not shipped yet outlives its directory */
 	for (size_t i = 0; rt->ships_logs && i < t->n; i++)
-		logspool_keep(rt->spool_dir, t->c[i].dir, t->c[i].id);
+		j->spooled |= logspool_keep(rt->spool_dir, t->c[i].dir, t->c[i].id);
 	if (unpack_remove_tree(t->dir, &e) < 0) {
 		log_warn("task %s: %s", t->id, e->msg);
 		err_free(e), e = NULL;
@@ -1152,7 +1153,7 @@ static void cleanup_work(struct job *j)
 static void cleanup_done(struct job *j)
 {
 	j->t->cleaned = true;
-	if (!j->t->rt->closing)
+	if (j->spooled && !j->t->rt->closing)
 		logspool_drain(j->t->rt->spool);
 }
 
@@ -1214,6 +1215,7 @@ struct sweep {
 	struct crt *rt;
 	char **ids;
 	size_t n;
+	bool spooled; /* a log went to the spool */
 };
 
 static void sweep_work(uv_work_t *w)
@@ -1226,6 +1228,7 @@ static void sweep_work(uv_work_t *w)
 			 "container(s), network and directory",
 			 t->id, t->n);
 		cleanup_work(&j);
+		sw->spooled |= j.spooled;
 		orphan_free(t);
 	}
 }
@@ -1235,7 +1238,7 @@ static void sweep_done(uv_work_t *w, int status)
 	(void)status;
 	struct sweep *sw = w->data;
 	sw->rt->sweeping = false;
-	if (!sw->rt->closing)
+	if (sw->spooled && !sw->rt->closing)
 		logspool_drain(sw->rt->spool);
 	for (size_t i = 0; i < sw->n; i++)
 		free(sw->ids[i]);
